@@ -1,0 +1,1 @@
+"""Pure domain model: requests, tasks, states, the model catalog and errors (no I/O)."""

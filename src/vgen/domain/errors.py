@@ -1,0 +1,86 @@
+"""The one error hierarchy of vgen. Errors carry data, never HTTP status codes.
+
+    VgenError
+    ├── InvalidRequest          (a client sent something the contract forbids; names `param`)
+    │   ├── PayloadTooLarge     (a body, upload or image over its size limit)
+    │   └── UnsupportedMedia    (an image that is not jpeg/png/webp/gif/bmp)
+    ├── AuthenticationFailed    (missing, unknown or revoked API key)
+    ├── PermissionDenied        (a valid key asking for something it may not do, or a bad signature)
+    ├── NotFound                (unknown id, or another tenant's id: the two look the same)
+    ├── IdempotencyConflict     (an Idempotency-Key reused with a different body)
+    ├── ServiceUnavailable      (no engine can take the model now; carries `retry_after_s`)
+    ├── StoreError              (the database failed; never a client's fault)
+    └── EngineError             (an engine could not produce the video)
+        ├── UpstreamUnavailable (transient: retry, honouring `retry_after_s`)
+        └── UpstreamRejected    (permanent: fail the task with the message)
+            └── ContentFiltered (the provider's safety filter blocked the output)
+"""
+
+from __future__ import annotations
+
+
+class VgenError(Exception):
+    """Base of every error vgen raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequest(VgenError):
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+        self.code = code
+
+
+class PayloadTooLarge(InvalidRequest):
+    pass
+
+
+class UnsupportedMedia(InvalidRequest):
+    pass
+
+
+class AuthenticationFailed(VgenError):
+    pass
+
+
+class PermissionDenied(VgenError):
+    pass
+
+
+class NotFound(VgenError):
+    pass
+
+
+class IdempotencyConflict(VgenError):
+    pass
+
+
+class ServiceUnavailable(VgenError):
+    def __init__(self, message: str, *, retry_after_s: float = 30.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class StoreError(VgenError):
+    pass
+
+
+class EngineError(VgenError):
+    pass
+
+
+class UpstreamUnavailable(EngineError):
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class UpstreamRejected(EngineError):
+    pass
+
+
+class ContentFiltered(UpstreamRejected):
+    pass

@@ -1,0 +1,1 @@
+"""Media: safe image intake, the local renderer, video probing."""
