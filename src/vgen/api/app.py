@@ -1,0 +1,155 @@
+"""`create_app`: the FastAPI application; its lifespan opens every resource and closes it.
+
+With `settings.run_worker` the same process also runs the worker and the sweeper (the embedded
+default shape of ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+
+import anyio
+import anyio.to_thread
+import httpx
+from fastapi import FastAPI
+
+from vgen import __version__
+from vgen.api import files, health, veo
+from vgen.api.auth import Authenticator
+from vgen.api.deps import Services
+from vgen.api.errors import install_error_handlers
+from vgen.config import Settings
+from vgen.domain.catalog import ModelCatalog
+from vgen.domain.ids import new_file_id, new_task_id
+from vgen.engines.base import Engine
+from vgen.media.image_check import ImageLimits
+from vgen.service.bootstrap import load_signing_secret
+from vgen.service.intake import ImageIntake
+from vgen.service.tasks import TaskService
+from vgen.storage.base import ArchiveStorage
+from vgen.storage.local_disk import LocalDiskStorage
+from vgen.storage.signing import UrlSigner
+from vgen.store.store import Store
+from vgen.worker.runner import Worker
+from vgen.worker.sweeper import Sweeper
+
+VEO_PREFIXES = ("/v1", "/kyyReactApiServer/v1", "")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    engines: Mapping[str, Engine] | None = None,
+    storage: ArchiveStorage | None = None,
+    clock: Callable[[], float] | None = None,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with _running(app, settings, store=store, engines=engines, storage=storage,
+                            clock=clock or time.time):
+            yield
+
+    app = FastAPI(title="vgen", version=__version__, lifespan=lifespan, docs_url="/docs",
+                  redoc_url=None)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    for prefix in VEO_PREFIXES:
+        app.include_router(veo.router, prefix=prefix, include_in_schema=prefix == "/v1")
+    app.include_router(files.router, prefix="/v1")
+    return app
+
+
+@asynccontextmanager
+async def _running(
+    app: FastAPI,
+    settings: Settings,
+    *,
+    store: Store | None,
+    engines: Mapping[str, Engine] | None,
+    storage: ArchiveStorage | None,
+    clock: Callable[[], float],
+) -> AsyncIterator[None]:
+    owns_store = store is None
+    if store is None:
+        store = await anyio.to_thread.run_sync(Store.open, settings.resolved_database_url())
+    if storage is None:
+        storage = LocalDiskStorage(settings.data_dir / "archive")
+    owns_engines = engines is None
+    if engines is None:
+        from vgen.engines.local import LocalEngine
+
+        engines = {"local": LocalEngine(processes=settings.local_processes)}
+    http_client = httpx.AsyncClient(follow_redirects=False, timeout=settings.image_fetch_timeout_seconds)
+    worker = None
+    if settings.run_worker:
+        worker = Worker(store=store, engines=engines, storage=storage, settings=settings, clock=clock)
+    app.state.services = _services(settings, store, storage, engines, http_client, clock, worker)
+    app.state.worker = worker
+    try:
+        async with anyio.create_task_group() as group:
+            if worker is not None:
+                group.start_soon(worker.run)
+                sweeper = Sweeper(store=store, storage=storage, clock=clock,
+                                  interval_s=settings.sweep_interval_seconds)
+                group.start_soon(sweeper.run)
+            yield
+            group.cancel_scope.cancel()
+    finally:
+        await http_client.aclose()
+        if owns_engines:
+            for engine in engines.values():
+                await engine.aclose()
+        if owns_store:
+            await store.close()
+
+
+def _services(
+    settings: Settings,
+    store: Store,
+    storage: ArchiveStorage,
+    engines: Mapping[str, Engine],
+    http_client: httpx.AsyncClient,
+    clock: Callable[[], float],
+    worker: Worker | None,
+) -> Services:
+    intake = ImageIntake(
+        files=store.files,
+        storage=storage,
+        http_client=http_client,
+        limits=ImageLimits(
+            max_bytes=settings.max_image_bytes,
+            min_side_px=settings.min_image_side_px,
+            max_side_px=settings.max_image_side_px,
+            fetch_timeout_s=settings.image_fetch_timeout_seconds,
+        ),
+        allow_private_urls=settings.allow_private_urls,
+        clock=clock,
+        id_factory=new_file_id,
+    )
+    default_engine = "local" if "local" in engines else next(iter(engines))
+    tasks = TaskService(
+        store=store,
+        catalog=ModelCatalog.with_builtins(),
+        intake=intake,
+        route_engine=lambda _model: default_engine,
+        deadline_s=settings.task_deadline_seconds,
+        clock=clock,
+        id_factory=new_task_id,
+        on_enqueue=worker.wake if worker is not None else (lambda: None),
+    )
+    signer = UrlSigner(
+        load_signing_secret(settings.signing_secret, settings.data_dir),
+        public_url=settings.resolved_public_url(),
+    )
+    return Services(
+        settings=settings,
+        store=store,
+        storage=storage,
+        signer=signer,
+        auth=Authenticator(keys=store.keys),
+        tasks=tasks,
+        intake=intake,
+    )

@@ -1,0 +1,44 @@
+"""Request-scoped access to what the lifespan put on `app.state` (never module globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from vgen.api.auth import Authenticator
+from vgen.config import Settings
+from vgen.domain.tasks import ApiKey
+from vgen.service.intake import ImageIntake
+from vgen.service.tasks import TaskService
+from vgen.storage.base import ArchiveStorage
+from vgen.storage.signing import UrlSigner
+from vgen.store.store import Store
+
+
+@dataclass
+class Services:
+    """Everything a route may need, built once per app in the lifespan."""
+
+    settings: Settings
+    store: Store
+    storage: ArchiveStorage
+    signer: UrlSigner
+    auth: Authenticator
+    tasks: TaskService
+    intake: ImageIntake
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+async def current_key(request: Request) -> ApiKey:
+    services: Services = request.app.state.services
+    return await services.auth.authenticate(request.headers.get("authorization"))
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+KeyDep = Annotated[ApiKey, Depends(current_key)]

@@ -1,0 +1,104 @@
+"""Routes of the Veo task dialect (API.md §1), served under `/v1`, `/kyyReactApiServer/v1`
+and the bare aliases, so a client built for the reseller only changes its host."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from vgen.api.body import parse_json, read_limited
+from vgen.api.deps import KeyDep, Services, ServicesDep
+from vgen.api.veo_wire import created_body, parse_create, task_body
+from vgen.domain.errors import InvalidRequest
+from vgen.domain.states import TaskState
+from vgen.domain.tasks import Task
+
+_POLL_AFTER_S = {TaskState.QUEUED: 2, TaskState.PROCESSING: 2}
+_MAX_PAGE = 100
+
+
+def json_response(body: Any, *, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), media_type="application/json", headers=headers)
+
+
+def request_hash(body: Any) -> str:
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def render_task(services: Services, task: Task, *, now: float) -> dict[str, Any]:
+    """The §1.2 body; `video_url` is minted fresh, never past the archive's retention end."""
+    video_url = None
+    expires_at = None
+    if task.state is TaskState.COMPLETED and task.artifact_key and task.archive_expires_at:
+        expires_at = int(min(now + services.settings.signed_url_ttl_seconds,
+                             task.archive_expires_at))
+        if expires_at > now:
+            video_url = services.signer.mint_url(f"{task.id}/video.mp4", expires_at=expires_at)
+    return task_body(task, video_url=video_url, expires_at=expires_at)
+
+
+def poll_headers(task: Task) -> dict[str, str] | None:
+    """Retry-After / openai-poll-after-ms while a task is not terminal (API.md §1.2)."""
+    seconds = _POLL_AFTER_S.get(task.state)
+    if seconds is None:
+        return None
+    return {"Retry-After": str(seconds), "openai-poll-after-ms": str(seconds * 1000)}
+
+
+router = APIRouter()
+
+
+@router.post("/veo/videos")
+async def create_video(request: Request, key: KeyDep, services: ServicesDep) -> Response:
+    """Create a video task. Answers at once with status `queued`; poll `GET /v1/result/{id}`."""
+    raw = await read_limited(request, max_bytes=services.settings.max_body_bytes)
+    body = parse_json(raw)
+    video_request = parse_create(body, max_prompt_chars=services.settings.max_prompt_chars)
+    idempotency_key = request.headers.get("idempotency-key") or None
+    task = await services.tasks.create(
+        key.tenant_id,
+        video_request,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash(body) if idempotency_key else None,
+    )
+    return json_response(created_body(task))
+
+
+@router.get("/result/{task_id}")
+@router.get("/veo/videos/{task_id}")
+async def get_video(task_id: str, key: KeyDep, services: ServicesDep) -> Response:
+    """A task's status, progress and, once completed, a signed `video_url`."""
+    task = await services.tasks.get(key.tenant_id, task_id)
+    return json_response(render_task(services, task, now=time.time()), headers=poll_headers(task))
+
+
+@router.get("/veo/videos")
+async def list_videos(
+    key: KeyDep, services: ServicesDep, limit: str = "20", after: str | None = None
+) -> Response:
+    """The caller's tasks, newest first. Page on with `after=<last id of the previous page>`."""
+    page_size = _page_size(limit)
+    page, has_more = await services.tasks.list(key.tenant_id, limit=page_size, after=after)
+    now = time.time()
+    data = [render_task(services, task, now=now) for task in page]
+    return json_response(
+        {
+            "object": "list",
+            "data": data,
+            "first_id": page[0].id if page else None,
+            "last_id": page[-1].id if page else None,
+            "has_more": has_more,
+        }
+    )
+
+
+def _page_size(limit: str) -> int:
+    if not limit.isdigit() or not 1 <= int(limit) <= _MAX_PAGE:
+        raise InvalidRequest(f"limit must be a whole number from 1 to {_MAX_PAGE}.", param="limit")
+    return int(limit)
+

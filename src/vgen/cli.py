@@ -1,0 +1,131 @@
+"""The `vgen` command line: `serve` (API + worker) and `worker` (worker only)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from vgen.config import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="vgen: video generation tasks.")
+
+DataDirOption = Annotated[
+    Path | None, typer.Option("--data-dir", help="Where the database, archive and keys live.")
+]
+
+
+class _TaskFormatter(logging.Formatter):
+    """Plain log lines that carry the task id whenever a record is about a task."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        task_id = getattr(record, "task_id", None)
+        return f"{line} task_id={task_id}" if task_id else line
+
+
+def _configure_logging() -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(_TaskFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
+def _settings(**overrides: Any) -> Settings:
+    settings = Settings()
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    return settings.model_copy(update=changes) if changes else settings
+
+
+async def _bootstrap(settings: Settings) -> str | None:
+    from vgen.service.bootstrap import ensure_admin_key, load_signing_secret
+    from vgen.store.store import Store
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    load_signing_secret(settings.signing_secret, settings.data_dir)
+    store = Store.open(settings.resolved_database_url())
+    try:
+        return await ensure_admin_key(store, settings.data_dir, clock=time.time)
+    finally:
+        await store.close()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    data_dir: DataDirOption = None,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Serve the API only; run `vgen worker` elsewhere.")
+    ] = False,
+) -> None:
+    """Run the API server (and, by default, the worker) in one process."""
+    import uvicorn
+
+    from vgen.api.app import create_app
+
+    _configure_logging()
+    settings = _settings(host=host, port=port, data_dir=data_dir)
+    if no_worker:
+        settings = settings.model_copy(update={"run_worker": False})
+    admin_key = asyncio.run(_bootstrap(settings))
+    if admin_key:
+        typer.echo(
+            f"Created the admin API key (saved to {settings.data_dir / 'admin.key'}):\n"
+            f"  {admin_key}\nIt is shown only this once."
+        )
+    typer.echo(f"vgen listening on http://{settings.host}:{settings.port}")
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level="warning",
+        timeout_graceful_shutdown=5,
+    )
+
+
+@app.command()
+def worker(
+    data_dir: DataDirOption = None,
+    drain: Annotated[
+        bool, typer.Option("--drain", help="Exit when no task is left to claim.")
+    ] = False,
+) -> None:
+    """Run only the worker: claim queued tasks and render them."""
+    _configure_logging()
+    settings = _settings(data_dir=data_dir)
+    asyncio.run(_run_worker(settings, drain=drain))
+
+
+async def _run_worker(settings: Settings, *, drain: bool) -> None:
+    import anyio
+
+    from vgen.engines.local import LocalEngine
+    from vgen.storage.local_disk import LocalDiskStorage
+    from vgen.store.store import Store
+    from vgen.worker.runner import Worker
+    from vgen.worker.sweeper import Sweeper
+
+    store = Store.open(settings.resolved_database_url())
+    storage = LocalDiskStorage(settings.data_dir / "archive")
+    engine = LocalEngine(processes=settings.local_processes)
+    runner = Worker(store=store, engines={"local": engine}, storage=storage,
+                    settings=settings, clock=time.time)
+    sweeper = Sweeper(store=store, storage=storage, clock=time.time,
+                      interval_s=settings.sweep_interval_seconds)
+    try:
+        if drain:
+            await runner.run_until_idle()
+            return
+        async with anyio.create_task_group() as group:
+            group.start_soon(sweeper.run)
+            await runner.run()
+    finally:
+        await engine.aclose()
+        await store.close()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,60 @@
+"""`Task`: a snapshot of one task row, the single source of truth for a video's life."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vgen.domain.requests import VideoRequest
+from vgen.domain.states import TaskState
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    tenant_id: str
+    model: str
+    engine: str
+    state: TaskState
+    progress: int
+    request: VideoRequest
+    created_at: float
+    updated_at: float
+    deadline_at: float
+    started_at: float | None = None
+    completed_at: float | None = None
+    lease_owner: str | None = None
+    lease_expires_at: float | None = None
+    attempts: int = 0
+    upstream_id: str | None = None
+    error: str | None = None
+    artifact_key: str | None = None
+    video_seconds: float | None = None
+    archive_expires_at: float | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state.is_terminal
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """An uploaded (or fetched) input image, owned by one tenant."""
+
+    id: str
+    tenant_id: str
+    mime_type: str
+    size_bytes: int
+    width: int
+    height: int
+    storage_key: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    tenant_id: str
+    name: str
+    is_admin: bool
+    created_at: float
+    revoked_at: float | None = None

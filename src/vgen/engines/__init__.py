@@ -1,0 +1,1 @@
+"""Engines turn an accepted task into an MP4: one module per engine behind `base.Engine`."""

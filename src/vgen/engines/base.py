@@ -1,0 +1,56 @@
+"""The engine protocol: what the worker needs from anything that makes videos."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from vgen.domain.requests import VideoRequest
+
+
+@dataclass(frozen=True)
+class EngineJob:
+    """One attempt at one task.
+
+    `images` maps each image field of the request (`first_image`, `last_image`,
+    `input_reference[i]`) to a local file. `upstream_id` is set when an earlier attempt already
+    had the job accepted upstream: the engine must resume it, never submit again.
+    """
+
+    task_id: str
+    request: VideoRequest
+    images: Mapping[str, Path]
+    output_path: Path
+    upstream_id: str | None = None
+
+
+class JobReporter(Protocol):
+    """How an engine tells the worker what happened; both calls persist before returning."""
+
+    async def report_progress(self, percent: int) -> None:
+        """Record progress (0-99; 100 is set on completion)."""
+        ...
+
+    async def record_upstream_id(self, upstream_id: str) -> None:
+        """Persist the upstream job id the moment it is known (ENGINES.md, never resubmit)."""
+        ...
+
+
+class Engine(Protocol):
+    """Turns a job into an MP4 at `job.output_path`.
+
+    Raises `UpstreamUnavailable` for transient trouble (the task is retried later) and
+    `UpstreamRejected` / `ContentFiltered` / `EngineError` when the task must fail.
+    """
+
+    name: str
+
+    async def generate(self, job: EngineJob, reporter: JobReporter) -> None:
+        """Produce the video for `job`, reporting progress as it goes."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release pools and connections."""
+        ...

@@ -1,0 +1,132 @@
+"""The offline `local` engine: renders on the CPU in a process pool (ENGINES.md §4).
+
+The pool keeps rendering off the event loop, so the API stays responsive. Progress flows back
+over a multiprocessing queue that one thread drains into `_progress`, which the awaiting
+coroutine reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from vgen.domain.errors import EngineError, UpstreamUnavailable
+from vgen.engines.base import EngineJob, JobReporter
+from vgen.media.renderer import RenderJob, RenderStats, render_video
+
+log = logging.getLogger(__name__)
+
+_PROGRESS_POLL_S = 0.25
+_child_queue: Any = None
+
+
+def _init_child(queue: Any) -> None:
+    global _child_queue
+    _child_queue = queue
+
+
+def _render_in_child(key: str, job: RenderJob) -> RenderStats:
+    def on_progress(done: int, total: int) -> None:
+        _child_queue.put((key, done, total))
+
+    try:
+        return render_video(job, on_progress=on_progress)
+    except EngineError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - anything a render raises fails the task, with why
+        raise EngineError(f"local render failed: {exc.__class__.__name__}: {exc}") from None
+
+
+def build_render_job(job: EngineJob) -> RenderJob:
+    width, height = job.request.size
+    references = tuple(
+        str(job.images[f"input_reference[{i}]"]) for i in range(len(job.request.references))
+    )
+    first = job.images.get("first_image")
+    last = job.images.get("last_image")
+    return RenderJob(
+        output_path=str(job.output_path),
+        width=width,
+        height=height,
+        prompt=job.request.prompt,
+        duration_s=job.request.duration_s,
+        seed=job.request.seed,
+        first_frame=str(first) if first else None,
+        last_frame=str(last) if last else None,
+        references=references,
+    )
+
+
+class LocalEngine:
+    name = "local"
+
+    def __init__(self, *, processes: int = 2) -> None:
+        self._processes = processes
+        self._context = multiprocessing.get_context("spawn")
+        self._pool: ProcessPoolExecutor | None = None
+        self._queue: Any = None
+        self._progress: dict[str, tuple[int, int]] = {}
+        self._drainer: threading.Thread | None = None
+
+    def _ensure_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            if self._queue is None:
+                self._queue = self._context.Queue()
+                self._drainer = threading.Thread(
+                    target=self._drain, name="vgen-local-progress", daemon=True
+                )
+                self._drainer.start()
+            self._pool = ProcessPoolExecutor(
+                max_workers=self._processes,
+                mp_context=self._context,
+                initializer=_init_child,
+                initargs=(self._queue,),
+            )
+        return self._pool
+
+    def _drain(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            key, done, total = item
+            if key in self._progress:
+                self._progress[key] = (done, total)
+
+    async def generate(self, job: EngineJob, reporter: JobReporter) -> None:
+        key = f"{job.task_id}:{job.output_path.name}"
+        self._progress[key] = (0, 1)
+        try:
+            future = self._ensure_pool().submit(_render_in_child, key, build_render_job(job))
+            wrapped = asyncio.wrap_future(future)
+            last_percent = -1
+            while not wrapped.done():
+                await asyncio.wait({wrapped}, timeout=_PROGRESS_POLL_S)
+                done, total = self._progress[key]
+                percent = int(99 * done / max(total, 1))
+                if percent != last_percent and not wrapped.done():
+                    await reporter.report_progress(percent)
+                    last_percent = percent
+            wrapped.result()
+        except BrokenProcessPool as exc:
+            # A render process died (e.g. killed by the OS); start a fresh pool and retry later.
+            self._pool = None
+            raise UpstreamUnavailable("the local render process died", retry_after_s=1) from exc
+        finally:
+            self._progress.pop(key, None)
+
+    async def aclose(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        if self._queue is not None:
+            self._queue.put(None)
+            if self._drainer is not None:
+                self._drainer.join(timeout=5)
+            self._queue.close()
+            self._queue = None

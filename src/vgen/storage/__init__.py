@@ -1,0 +1,1 @@
+"""Archive storage backends behind one protocol, and the signed URLs that serve them."""

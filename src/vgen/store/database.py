@@ -1,0 +1,177 @@
+"""One way to run SQLAlchemy Core statements on SQLite or PostgreSQL from async code.
+
+SQLite runs in-process on the event loop thread: a primary-key read costs microseconds, far less
+than a hop to a worker thread would (this is what keeps status polling fast). Every write is a
+single compare-and-swap statement, so no transaction ever spans an `await` on SQLite.
+PostgreSQL goes through SQLAlchemy's asyncio engine (psycopg 3).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.sql import Executable
+
+from vgen.domain.errors import StoreError
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class Executor(Protocol):
+    """What repositories use: run one statement and get rows or a row count."""
+
+    async def fetch_one(self, stmt: Executable) -> RowMapping | None: ...
+
+    async def fetch_all(self, stmt: Executable) -> Sequence[RowMapping]: ...
+
+    async def execute(self, stmt: Executable) -> int: ...
+
+
+def normalise_url(url: str) -> str:
+    """Accept plain `postgresql://` / `postgres://` URLs and use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@contextlib.contextmanager
+def _translated() -> Any:
+    try:
+        yield
+    except sa.exc.IntegrityError:
+        raise
+    except sa.exc.SQLAlchemyError as exc:
+        raise StoreError(f"database error: {exc.__class__.__name__}") from exc
+
+
+class Database:
+    """Owns the connection(s) to one database. Create with `open_database`."""
+
+    def __init__(self, url: str) -> None:
+        self.url = normalise_url(url)
+        self.dialect = sa.engine.make_url(self.url).get_backend_name()
+        if self.dialect == "sqlite":
+            self._sync_engine = _sqlite_engine(self.url)
+            self._conn: Connection | None = self._sync_engine.connect()
+            self._async_engine = None
+        else:
+            self._sync_engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
+            self._conn = None
+            self._async_engine = create_async_engine(self.url, pool_size=10, max_overflow=10)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision (idempotent, safe at every start)."""
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        with self._sync_engine.begin() as connection:
+            if self.is_sqlite:
+                # Serialise concurrent first starts: the second waits, then finds no work.
+                connection.exec_driver_sql("SELECT 1")
+            else:
+                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7461)")
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def raw_sqlite(self) -> Any:
+        """The DB-API sqlite3 connection, for the hottest read path only."""
+        assert self._conn is not None
+        return self._conn.connection.driver_connection
+
+    async def fetch_one(self, stmt: Executable) -> RowMapping | None:
+        rows = await self.fetch_all(stmt)
+        return rows[0] if rows else None
+
+    async def fetch_all(self, stmt: Executable) -> Sequence[RowMapping]:
+        async with self.transaction() as tx:
+            return await tx.fetch_all(stmt)
+
+    async def execute(self, stmt: Executable) -> int:
+        async with self.transaction() as tx:
+            return await tx.execute(stmt)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Executor]:
+        """A transaction; on SQLite the caller must not await anything but its statements."""
+        if self._conn is not None:
+            with _translated(), self._conn.begin():
+                yield _SyncExecutor(self._conn)
+            return
+        assert self._async_engine is not None
+        with _translated():
+            async with self._async_engine.begin() as conn:
+                yield _AsyncExecutor(conn)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        if self._async_engine is not None:
+            await self._async_engine.dispose()
+        self._sync_engine.dispose()
+
+
+class _SyncExecutor:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def fetch_one(self, stmt: Executable) -> RowMapping | None:
+        return self._conn.execute(stmt).mappings().first()
+
+    async def fetch_all(self, stmt: Executable) -> Sequence[RowMapping]:
+        return self._conn.execute(stmt).mappings().all()
+
+    async def execute(self, stmt: Executable) -> int:
+        return self._conn.execute(stmt).rowcount  # type: ignore[attr-defined,no-any-return]
+
+
+class _AsyncExecutor:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def fetch_one(self, stmt: Executable) -> RowMapping | None:
+        return (await self._conn.execute(stmt)).mappings().first()
+
+    async def fetch_all(self, stmt: Executable) -> Sequence[RowMapping]:
+        return (await self._conn.execute(stmt)).mappings().all()
+
+    async def execute(self, stmt: Executable) -> int:
+        return (await self._conn.execute(stmt)).rowcount  # type: ignore[attr-defined,no-any-return]
+
+
+def _sqlite_engine(url: str) -> sa.Engine:
+    path = sa.engine.make_url(url).database
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(
+        url, connect_args={"check_same_thread": False}, poolclass=sa.pool.NullPool
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        # WAL lets readers (API) and the writer (worker, another process) proceed together.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    return engine
+
+
+def open_database(url: str, *, migrate: bool = True) -> Database:
+    database = Database(url)
+    if migrate:
+        database.migrate()
+    return database

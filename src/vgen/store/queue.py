@@ -1,0 +1,162 @@
+"""The task table as a queue: claim with a lease, renew it, and move states by compare-and-swap.
+
+Invariant: a running task changes only through its current lease owner (`id`, `state`,
+`lease_owner` all match), so a worker whose lease lapsed can never complete or fail a task that
+another worker has claimed since.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from vgen.domain.states import TaskState
+from vgen.domain.tasks import Task
+from vgen.store.database import Database
+from vgen.store.tables import tasks
+from vgen.store.tasks import row_to_task
+
+_QUEUED = TaskState.QUEUED.value
+_PROCESSING = TaskState.PROCESSING.value
+
+
+class TaskQueue:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def claim_next(
+        self, owner: str, *, now: float, lease_s: float, engines: Sequence[str] | None = None
+    ) -> Task | None:
+        """Take the oldest runnable task: queued and due, or processing with a lapsed lease.
+
+        One UPDATE ... RETURNING; on PostgreSQL the inner SELECT uses FOR UPDATE SKIP LOCKED so
+        concurrent claimers never wait on each other or win the same row.
+        """
+        runnable = sa.or_(
+            sa.and_(tasks.c.state == _QUEUED, tasks.c.available_at <= now),
+            sa.and_(tasks.c.state == _PROCESSING, tasks.c.lease_expires_at < now),
+        )
+        candidate = sa.select(tasks.c.id).where(runnable, tasks.c.deadline_at > now)
+        if engines is not None:
+            candidate = candidate.where(tasks.c.engine.in_(list(engines)))
+        candidate = (
+            candidate.order_by(tasks.c.available_at, tasks.c.created_at)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            sa.update(tasks)
+            .where(tasks.c.id == candidate.scalar_subquery(), runnable)
+            .values(
+                state=_PROCESSING,
+                lease_owner=owner,
+                lease_expires_at=now + lease_s,
+                attempts=tasks.c.attempts + 1,
+                started_at=sa.func.coalesce(tasks.c.started_at, now),
+                updated_at=now,
+            )
+            .returning(*tasks.c)
+        )
+        async with self._db.transaction() as tx:
+            row = await tx.fetch_one(stmt)
+        return row_to_task(row) if row else None
+
+    async def renew_lease(self, task_id: str, owner: str, *, now: float, lease_s: float) -> bool:
+        return await self._update_owned(task_id, owner, lease_expires_at=now + lease_s)
+
+    async def report_progress(self, task_id: str, owner: str, *, progress: int, now: float) -> bool:
+        return await self._update_owned(
+            task_id, owner, progress=max(0, min(99, progress)), updated_at=now
+        )
+
+    async def record_upstream_id(
+        self, task_id: str, owner: str, *, upstream_id: str, now: float
+    ) -> bool:
+        return await self._update_owned(task_id, owner, upstream_id=upstream_id, updated_at=now)
+
+    async def complete(
+        self,
+        task_id: str,
+        owner: str,
+        *,
+        artifact_key: str,
+        video_seconds: float,
+        now: float,
+        archive_expires_at: float,
+    ) -> bool:
+        return await self._update_owned(
+            task_id,
+            owner,
+            state=TaskState.COMPLETED.value,
+            progress=100,
+            artifact_key=artifact_key,
+            video_seconds=video_seconds,
+            completed_at=now,
+            updated_at=now,
+            archive_expires_at=archive_expires_at,
+            lease_owner=None,
+            lease_expires_at=None,
+            error=None,
+        )
+
+    async def fail(self, task_id: str, owner: str, *, error: str, now: float) -> bool:
+        return await self._update_owned(
+            task_id,
+            owner,
+            state=TaskState.FAILED.value,
+            error=error,
+            completed_at=now,
+            updated_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+
+    async def release(self, task_id: str, owner: str, *, available_at: float, now: float) -> bool:
+        """Hand a task back to the queue (e.g. on shutdown, or to retry a transient error later)."""
+        return await self._update_owned(
+            task_id,
+            owner,
+            state=_QUEUED,
+            available_at=available_at,
+            updated_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+
+    async def fail_overdue(self, *, now: float) -> list[str]:
+        """End every unfinished task past its deadline; returns their ids."""
+        stmt = (
+            sa.update(tasks)
+            .where(tasks.c.state.in_([_QUEUED, _PROCESSING]), tasks.c.deadline_at <= now)
+            .values(
+                state=TaskState.FAILED.value,
+                error="Task deadline exceeded: the video was not ready in time.",
+                completed_at=now,
+                updated_at=now,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+            .returning(tasks.c.id)
+        )
+        async with self._db.transaction() as tx:
+            rows = await tx.fetch_all(stmt)
+        return [r["id"] for r in rows]
+
+    async def depth(self) -> int:
+        row = await self._db.fetch_one(
+            sa.select(sa.func.count().label("n")).where(tasks.c.state == _QUEUED)
+        )
+        return int(row["n"]) if row else 0
+
+    async def _update_owned(self, task_id: str, owner: str, **values: object) -> bool:
+        stmt = (
+            sa.update(tasks)
+            .where(
+                tasks.c.id == task_id,
+                tasks.c.state == _PROCESSING,
+                tasks.c.lease_owner == owner,
+            )
+            .values(**values)
+        )
+        return await self._db.execute(stmt) == 1

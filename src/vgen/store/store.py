@@ -1,0 +1,28 @@
+"""`Store`: the repositories over one database, opened and closed together."""
+
+from __future__ import annotations
+
+from vgen.store.database import Database, open_database
+from vgen.store.files import FileRepository
+from vgen.store.keys import KeyRepository
+from vgen.store.queue import TaskQueue
+from vgen.store.retention import RetentionRepository
+from vgen.store.tasks import TaskRepository
+
+
+class Store:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.tasks = TaskRepository(database)
+        self.queue = TaskQueue(database)
+        self.keys = KeyRepository(database)
+        self.files = FileRepository(database)
+        self.retention = RetentionRepository(database)
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Connect and migrate to the newest schema."""
+        return cls(open_database(url))
+
+    async def close(self) -> None:
+        await self.database.close()

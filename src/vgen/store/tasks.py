@@ -1,0 +1,162 @@
+"""Task rows: create (with idempotency), read, list. State changes live in `store.queue`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from vgen.domain.errors import IdempotencyConflict, StoreError
+from vgen.domain.requests import VideoRequest
+from vgen.domain.states import TaskState
+from vgen.domain.tasks import Task
+from vgen.store.database import Database
+from vgen.store.tables import tasks
+
+IDEMPOTENCY_WINDOW_S = 24 * 3600
+
+
+@dataclass(frozen=True)
+class NewTask:
+    id: str
+    tenant_id: str
+    engine: str
+    request: VideoRequest
+    created_at: float
+    deadline_at: float
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+
+
+def row_to_task(row: Mapping[str, Any]) -> Task:
+    return Task(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        model=row["model"],
+        engine=row["engine"],
+        state=TaskState(row["state"]),
+        progress=row["progress"],
+        request=VideoRequest.from_json(orjson.loads(row["request"])),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        deadline_at=row["deadline_at"],
+        started_at=row["started_at"],
+        completed_at=row["completed_at"],
+        lease_owner=row["lease_owner"],
+        lease_expires_at=row["lease_expires_at"],
+        attempts=row["attempts"],
+        upstream_id=row["upstream_id"],
+        error=row["error"],
+        artifact_key=row["artifact_key"],
+        video_seconds=row["video_seconds"],
+        archive_expires_at=row["archive_expires_at"],
+    )
+
+
+class TaskRepository:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def create(self, new: NewTask) -> Task:
+        """Insert a queued task. Creating the row is enqueuing it (ARCHITECTURE.md §1)."""
+        values = {
+            "id": new.id,
+            "tenant_id": new.tenant_id,
+            "model": new.request.model,
+            "engine": new.engine,
+            "state": TaskState.QUEUED.value,
+            "progress": 0,
+            "request": orjson.dumps(new.request.to_json()).decode(),
+            "idempotency_key": new.idempotency_key,
+            "request_hash": new.request_hash,
+            "created_at": new.created_at,
+            "updated_at": new.created_at,
+            "available_at": new.created_at,
+            "deadline_at": new.deadline_at,
+            "attempts": 0,
+        }
+        try:
+            await self._db.execute(sa.insert(tasks).values(**values))
+        except sa.exc.IntegrityError as exc:
+            # Only the idempotency key is unique besides the random id: a concurrent create
+            # with the same key won; answer with its task (or 409 for another body).
+            if new.idempotency_key is None or new.request_hash is None:
+                raise StoreError("task insert conflicted") from exc
+            winner = await self.find_idempotent(
+                new.tenant_id, new.idempotency_key, new.request_hash, now=new.created_at
+            )
+            if winner is None:
+                raise StoreError("task insert conflicted") from exc
+            return winner
+        task = await self.get(new.tenant_id, new.id)
+        assert task is not None
+        return task
+
+    async def find_idempotent(
+        self, tenant_id: str, key: str, request_hash: str, *, now: float
+    ) -> Task | None:
+        """The task an earlier create with this key made, if still inside the 24 h window.
+
+        Raises:
+            IdempotencyConflict: the key was used with a different body.
+        """
+        row = await self._db.fetch_one(
+            sa.select(tasks).where(tasks.c.tenant_id == tenant_id, tasks.c.idempotency_key == key)
+        )
+        if row is None:
+            return None
+        if row["created_at"] < now - IDEMPOTENCY_WINDOW_S:
+            # Expired: free the key so the new request can claim it.
+            await self._db.execute(
+                sa.update(tasks).where(tasks.c.id == row["id"]).values(idempotency_key=None)
+            )
+            return None
+        if row["request_hash"] != request_hash:
+            raise IdempotencyConflict(
+                "This Idempotency-Key was already used with a different request body."
+            )
+        return row_to_task(row)
+
+    async def get(self, tenant_id: str, task_id: str) -> Task | None:
+        row = await self._db.fetch_one(
+            sa.select(tasks).where(tasks.c.id == task_id, tasks.c.tenant_id == tenant_id)
+        )
+        return row_to_task(row) if row else None
+
+    async def get_any(self, task_id: str) -> Task | None:
+        """A task by id regardless of tenant: for workers and signed-URL checks only."""
+        row = await self._db.fetch_one(sa.select(tasks).where(tasks.c.id == task_id))
+        return row_to_task(row) if row else None
+
+    async def list(
+        self, tenant_id: str, *, limit: int, after: str | None = None
+    ) -> tuple[Sequence[Task], bool]:
+        """Newest first, cursor-paged: `after` is the id of the last task of the previous page.
+
+        Returns the page and whether more follow.
+        """
+        query = sa.select(tasks).where(tasks.c.tenant_id == tenant_id)
+        if after is not None:
+            cursor = await self._db.fetch_one(
+                sa.select(tasks.c.created_at, tasks.c.id).where(
+                    tasks.c.id == after, tasks.c.tenant_id == tenant_id
+                )
+            )
+            if cursor is None:
+                return [], False
+            query = query.where(
+                sa.tuple_(tasks.c.created_at, tasks.c.id)
+                < sa.tuple_(sa.literal(cursor["created_at"]), sa.literal(cursor["id"]))
+            )
+        query = query.order_by(tasks.c.created_at.desc(), tasks.c.id.desc()).limit(limit + 1)
+        rows = await self._db.fetch_all(query)
+        return [row_to_task(r) for r in rows[:limit]], len(rows) > limit
+
+    async def count_by_state(self) -> dict[str, int]:
+        rows = await self._db.fetch_all(
+            sa.select(tasks.c.state, sa.func.count().label("count")).group_by(tasks.c.state)
+        )
+        return {r["state"]: r["count"] for r in rows}

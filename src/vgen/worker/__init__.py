@@ -1,0 +1,1 @@
+"""The worker: claims tasks, drives engines, archives results, sweeps deadlines and retention."""

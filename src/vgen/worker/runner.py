@@ -1,0 +1,212 @@
+"""`Worker`: claims tasks with a lease and drives each through its engine to the archive.
+
+Invariants: the lease is renewed while a task runs, and the worker stops touching a task the
+moment its lease is lost; a video counts as finished only once it decodes and is archived.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import socket
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+
+from vgen.config import Settings
+from vgen.domain.errors import EngineError
+from vgen.domain.tasks import Task
+from vgen.engines.base import Engine, EngineJob
+from vgen.media.probe import probe_video
+from vgen.storage.base import ArchiveStorage
+from vgen.store.store import Store
+from vgen.worker.inputs import resolve_images
+from vgen.worker.outcome import Fail, Retry, decide
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+
+
+class LeaseLost(Exception):
+    """Another worker owns the task now (our lease lapsed); drop it without writing."""
+
+
+class _Reporter:
+    def __init__(self, store: Store, task: Task, owner: str, clock: Clock) -> None:
+        self._store, self._task, self._owner, self._clock = store, task, owner, clock
+
+    async def report_progress(self, percent: int) -> None:
+        ok = await self._store.queue.report_progress(
+            self._task.id, self._owner, progress=percent, now=self._clock()
+        )
+        if not ok:
+            raise LeaseLost(self._task.id)
+
+    async def record_upstream_id(self, upstream_id: str) -> None:
+        ok = await self._store.queue.record_upstream_id(
+            self._task.id, self._owner, upstream_id=upstream_id, now=self._clock()
+        )
+        if not ok:
+            raise LeaseLost(self._task.id)
+
+
+class Worker:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        engines: Mapping[str, Engine],
+        storage: ArchiveStorage,
+        settings: Settings,
+        clock: Clock,
+        owner_id: str | None = None,
+    ) -> None:
+        self._store = store
+        self._engines = engines
+        self._storage = storage
+        self._settings = settings
+        self._clock = clock
+        self.owner_id = owner_id or f"{socket.gethostname()}-{secrets.token_hex(4)}"
+        self._wake = anyio.Event()
+        self._running = 0
+        self._slot_freed = anyio.Event()
+
+    def wake(self) -> None:
+        """Look for work now (called when this process enqueues a task)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Claim and run tasks until cancelled, at most `worker_concurrency` at a time."""
+        async with anyio.create_task_group() as group:
+            while True:
+                await self._fill_slots(group)
+                with anyio.move_on_after(self._settings.worker_idle_poll_seconds):
+                    await self._wake.wait()
+                self._wake = anyio.Event()
+
+    async def run_until_idle(self) -> None:
+        """Drain mode (tests, `vgen worker --drain`): run until no task is claimable."""
+        async with anyio.create_task_group() as group:
+            while True:
+                claimed = await self._fill_slots(group)
+                if not claimed and self._running == 0:
+                    return
+                await self._slot_freed.wait()
+                self._slot_freed = anyio.Event()
+
+    async def _fill_slots(self, group: anyio.abc.TaskGroup) -> int:
+        claimed = 0
+        while self._running < self._settings.worker_concurrency:
+            task = await self._store.queue.claim_next(
+                self.owner_id,
+                now=self._clock(),
+                lease_s=self._settings.lease_seconds,
+                engines=list(self._engines),
+            )
+            if task is None:
+                break
+            self._running += 1
+            claimed += 1
+            group.start_soon(self._execute, task)
+        return claimed
+
+    async def _execute(self, task: Task) -> None:
+        log.info("task claimed", extra={"task_id": task.id, "attempt": task.attempts})
+        try:
+            await self.process(task)
+        finally:
+            self._running -= 1
+            self._slot_freed.set()
+            self._wake.set()
+
+    async def process(self, task: Task) -> None:
+        """Run one claimed task to its next state."""
+        try:
+            await self._attempt_with_lease(task)
+        except LeaseLost:
+            log.warning("lease lost; leaving task to its new owner", extra={"task_id": task.id})
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True):
+                await self._store.queue.release(
+                    task.id, self.owner_id, available_at=self._clock(), now=self._clock()
+                )
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure is mapped by `decide`
+            await self._settle_failure(task, exc)
+
+    async def _attempt_with_lease(self, task: Task) -> None:
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(self._keep_lease, task)
+                await self._attempt(task)
+                group.cancel_scope.cancel()
+        except BaseExceptionGroup as grouped:
+            # One of the two failed and the group cancelled the other: surface that one error.
+            raise _first_leaf(grouped) from None
+
+    async def _attempt(self, task: Task) -> None:
+        engine = self._engines[task.engine]
+        images = await resolve_images(task, files=self._store.files, storage=self._storage)
+        output = self._storage.staging_dir() / f"{task.id}-{task.attempts}.mp4"
+        job = EngineJob(task.id, task.request, images, output, upstream_id=task.upstream_id)
+        reporter = _Reporter(self._store, task, self.owner_id, self._clock)
+        try:
+            with anyio.fail_after(max(0.0, task.deadline_at - self._clock())):
+                await engine.generate(job, reporter)
+            info = await anyio.to_thread.run_sync(probe_video, str(output))
+            if info.frames == 0:
+                raise EngineError("the engine finished without a playable video")
+            await self._archive(task, output, video_seconds=info.duration_s)
+        finally:
+            output.unlink(missing_ok=True)
+
+    async def _archive(self, task: Task, output: Path, *, video_seconds: float) -> None:
+        key = f"videos/{task.id}/{self.owner_id}-{task.attempts}.mp4"
+        await self._storage.put_file(key, output)
+        now = self._clock()
+        done = await self._store.queue.complete(
+            task.id,
+            self.owner_id,
+            artifact_key=key,
+            video_seconds=round(video_seconds, 3),
+            now=now,
+            archive_expires_at=now + self._settings.retention_seconds,
+        )
+        if not done:
+            await self._storage.delete(key)
+            raise LeaseLost(task.id)
+        log.info("task completed", extra={"task_id": task.id})
+
+    async def _keep_lease(self, task: Task) -> None:
+        interval = self._settings.lease_seconds / 3
+        while True:
+            await anyio.sleep(interval)
+            renewed = await self._store.queue.renew_lease(
+                task.id, self.owner_id, now=self._clock(), lease_s=self._settings.lease_seconds
+            )
+            if not renewed:
+                raise LeaseLost(task.id)
+
+    async def _settle_failure(self, task: Task, exc: Exception) -> None:
+        outcome = decide(exc, attempts=task.attempts)
+        now = self._clock()
+        if isinstance(outcome, Retry) and now + outcome.after_s < task.deadline_at:
+            log.warning("transient engine error, retrying", extra={"task_id": task.id})
+            await self._store.queue.release(
+                task.id, self.owner_id, available_at=now + outcome.after_s, now=now
+            )
+            return
+        message = outcome.error if isinstance(outcome, Fail) else str(exc)
+        if isinstance(outcome, Fail) and message.startswith("Internal error"):
+            log.exception("task failed unexpectedly", extra={"task_id": task.id}, exc_info=exc)
+        else:
+            log.info("task failed: %s", message, extra={"task_id": task.id})
+        await self._store.queue.fail(task.id, self.owner_id, error=message, now=now)
+
+
+def _first_leaf(grouped: BaseExceptionGroup) -> BaseException:  # type: ignore[type-arg]
+    first = grouped.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first

@@ -1,0 +1,49 @@
+"""`Sweeper`: the periodic chores — end tasks past their deadline, delete expired archives."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import anyio
+
+from vgen.storage.base import ArchiveStorage
+from vgen.store.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Sweeper:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        storage: ArchiveStorage,
+        clock: Callable[[], float],
+        interval_s: float,
+    ) -> None:
+        self._store = store
+        self._storage = storage
+        self._clock = clock
+        self._interval_s = interval_s
+
+    async def sweep_once(self) -> tuple[list[str], int]:
+        """Returns the ids failed for their deadline and how many archived videos were deleted."""
+        now = self._clock()
+        overdue = await self._store.queue.fail_overdue(now=now)
+        for task_id in overdue:
+            log.warning("task failed: deadline exceeded", extra={"task_id": task_id})
+        deleted = 0
+        for task_id, key in await self._store.retention.expired_artifacts(now=now):
+            await self._storage.delete(key)
+            await self._store.retention.forget_artifact(task_id, key)
+            deleted += 1
+        return overdue, deleted
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.sweep_once()
+            except Exception:  # a failed sweep must not stop the next one
+                log.exception("sweep failed")
+            await anyio.sleep(self._interval_s)
