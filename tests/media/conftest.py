@@ -23,7 +23,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 MakeImage = Callable[..., bytes]
 
@@ -58,7 +58,7 @@ async def _declares_huge_length(scope: Scope, receive: Receive, send: Send) -> N
         pass
 
 
-def _build_app(host: ImageHost) -> Starlette:
+def _build_app(host: ImageHost) -> ASGIApp:
     png, jpeg = _make_image("PNG"), _make_image("JPEG")
     gzipped_zeros = gzip.compress(b"\0" * 5_000_000)
 
@@ -98,7 +98,7 @@ def _build_app(host: ImageHost) -> Starlette:
         else:
             await app(scope, receive, send)
 
-    return recording_app  # type: ignore[return-value]
+    return recording_app
 
 
 def _serve(host: ImageHost, scheme: str, **ssl_options: str) -> Iterator[ImageHost]:

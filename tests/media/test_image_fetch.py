@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import socket
 import time
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -75,6 +76,31 @@ async def test_localhost_name_is_resolved_pinned_and_sent_as_host_header(
 
     assert data.startswith(b"\x89PNG")
     assert image_host.host_headers[-1] == f"localhost:{image_host.port}"
+
+
+async def test_connection_is_pinned_to_the_address_that_was_checked(
+    image_host: ImageHost, http_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # DNS rebinding: the name answers a vetted address once, then something else. Any second
+    # lookup (as an unpinned client would make to connect) fails here, so success proves pinning.
+    real_getaddrinfo = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def rebinding_getaddrinfo(host: object, *args: object, **kwargs: object) -> object:
+        if host not in ("rebind.test", b"rebind.test"):
+            return real_getaddrinfo(host, *args, **kwargs)  # type: ignore[arg-type]
+        lookups.append(str(host))
+        if len(lookups) > 1:
+            raise socket.gaierror(socket.EAI_NONAME, "rebound")
+        return real_getaddrinfo("127.0.0.1", *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding_getaddrinfo)
+
+    data = await _fetch(f"http://rebind.test:{image_host.port}/png", http_client)
+
+    assert data.startswith(b"\x89PNG")
+    assert len(lookups) == 1
+    assert image_host.host_headers[-1] == f"rebind.test:{image_host.port}"
 
 
 async def test_localhost_name_is_refused_by_default(

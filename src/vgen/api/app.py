@@ -82,7 +82,10 @@ async def _running(
         from vgen.engines.local import LocalEngine
 
         engines = {"local": LocalEngine(processes=settings.local_processes)}
-    http_client = httpx.AsyncClient(follow_redirects=False, timeout=settings.image_fetch_timeout_seconds)
+    # Image fetching pins the validated IP, so no proxies from the environment (trust_env).
+    http_client = httpx.AsyncClient(
+        follow_redirects=False, trust_env=False, timeout=settings.image_fetch_timeout_seconds
+    )
     worker = None
     if settings.run_worker:
         worker = Worker(store=store, engines=engines, storage=storage, settings=settings, clock=clock)
