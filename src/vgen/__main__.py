@@ -1,0 +1,5 @@
+"""`python -m vgen` runs the CLI."""
+
+from vgen.cli import main
+
+main()
