@@ -44,6 +44,21 @@ def wait_healthy(url: str) -> None:
     wait_for(up, timeout_s=60, message="server start")
 
 
+def start_task(client: httpx.Client) -> str:
+    """Create a task and wait until it is rendering (progress > 0)."""
+    task_id: str = client.post(
+        "/v1/veo/videos",
+        json={"model": "veo_3_1_fast", "prompt": "crash test", "resolution": "1080p"},
+    ).json()["id"]
+    wait_for(
+        lambda: client.get(f"/v1/result/{task_id}").json()["progress"] > 0,
+        timeout_s=60,
+        message="render progress",
+    )
+    assert client.get(f"/v1/result/{task_id}").json()["status"] == "processing"
+    return task_id
+
+
 @pytest.mark.slow
 def test_task_survives_kill_9_and_completes_once(tmp_path: Path, database_url: str) -> None:
     data_dir, port = tmp_path / "data", free_port()
@@ -53,17 +68,8 @@ def test_task_survives_kill_9_and_completes_once(tmp_path: Path, database_url: s
         wait_healthy(url)
         key = (data_dir / "admin.key").read_text().strip()
         assert oct((data_dir / "admin.key").stat().st_mode & 0o777) == "0o600"
-        client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
-        task_id = client.post(
-            "/v1/veo/videos",
-            json={"model": "veo_3_1_fast", "prompt": "crash test", "resolution": "1080p"},
-        ).json()["id"]
-        wait_for(
-            lambda: client.get(f"/v1/result/{task_id}").json()["progress"] > 0,
-            timeout_s=60,
-            message="render progress",
-        )
-        assert client.get(f"/v1/result/{task_id}").json()["status"] == "processing"
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as client:
+            task_id = start_task(client)
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
@@ -71,12 +77,15 @@ def test_task_survives_kill_9_and_completes_once(tmp_path: Path, database_url: s
     restarted = start_serve(data_dir, port, database_url)
     try:
         wait_healthy(url)
-        done = wait_for(
-            lambda: (b := client.get(f"/v1/result/{task_id}").json())["status"] == "completed" and b,
-            timeout_s=120,
-            message="completion after restart",
-        )
-        assert isinstance(done, dict) and done["error"] is None
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as client:
+            done = wait_for(
+                lambda: (b := client.get(f"/v1/result/{task_id}").json())["status"] != "processing"
+                and b,
+                timeout_s=120,
+                message="completion after restart",
+            )
+        assert isinstance(done, dict) and done["status"] == "completed", done
+        assert done["error"] is None
         assert decode_mp4(httpx.get(done["video_url"], timeout=30).content).frames == 192
     finally:
         restarted.terminate()

@@ -8,8 +8,11 @@ coroutine reads.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import multiprocessing
+import signal
+import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -22,12 +25,26 @@ from vgen.media.renderer import RenderJob, RenderStats, render_video
 log = logging.getLogger(__name__)
 
 _PROGRESS_POLL_S = 0.25
+_PR_SET_PDEATHSIG = 1
 _child_queue: Any = None
 
 
 def _init_child(queue: Any) -> None:
     global _child_queue
     _child_queue = queue
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    """On Linux, ask the kernel to kill this render process when its parent dies (kill -9 of
+    the server), so an orphaned render does not keep burning the CPU the restarted one needs."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:
+        return
 
 
 def _render_in_child(key: str, job: RenderJob) -> RenderStats:
