@@ -23,6 +23,7 @@ from vgen.domain.errors import (
     PayloadTooLarge,
     PermissionDenied,
     ServiceUnavailable,
+    StoreError,
     UnsupportedMedia,
     VgenError,
 )
@@ -39,6 +40,7 @@ _STATUS: tuple[tuple[type[VgenError], int, str, str | None], ...] = (
     (NotFound, 404, "not_found_error", "not_found"),
     (IdempotencyConflict, 409, "invalid_request_error", "idempotency_conflict"),
     (ServiceUnavailable, 503, "service_unavailable_error", "engine_unavailable"),
+    (StoreError, 503, "service_unavailable_error", "database_unavailable"),
 )
 
 _HTTP_TYPES = {
@@ -75,6 +77,9 @@ def response_for(exc: VgenError) -> Response:
             headers = None
             if isinstance(exc, ServiceUnavailable):
                 headers = {"Retry-After": str(max(1, round(exc.retry_after_s)))}
+            if isinstance(exc, StoreError):
+                log.error("database error: %s", exc.message, exc_info=exc)
+                headers = {"Retry-After": "5"}
             if isinstance(exc, AuthenticationFailed):
                 headers = {"WWW-Authenticate": "Bearer"}
             return error_response(

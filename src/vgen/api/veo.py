@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from vgen.api.body import parse_json, read_limited
 from vgen.api.deps import KeyDep, Services, ServicesDep
-from vgen.api.veo_wire import created_body, parse_create, task_body
+from vgen.api.veo_wire import created_body, parse_create, parse_idempotency_key, task_body
 from vgen.domain.errors import InvalidRequest
 from vgen.domain.states import TaskState
 from vgen.domain.tasks import Task
@@ -59,7 +59,7 @@ async def create_video(request: Request, key: KeyDep, services: ServicesDep) -> 
     raw = await read_limited(request, max_bytes=services.settings.max_body_bytes)
     body = parse_json(raw)
     video_request = parse_create(body, max_prompt_chars=services.settings.max_prompt_chars)
-    idempotency_key = request.headers.get("idempotency-key") or None
+    idempotency_key = parse_idempotency_key(request.headers.get("idempotency-key"))
     task = await services.tasks.create(
         key.tenant_id,
         video_request,

@@ -16,6 +16,18 @@ from vgen.domain.states import TaskState
 from vgen.domain.tasks import Task
 
 MAX_REFERENCES = 3
+MAX_IDEMPOTENCY_KEY_CHARS = 255
+
+
+def parse_idempotency_key(header: str | None) -> str | None:
+    if not header:
+        return None
+    if len(header) > MAX_IDEMPOTENCY_KEY_CHARS:
+        raise InvalidRequest(
+            f"Idempotency-Key is longer than {MAX_IDEMPOTENCY_KEY_CHARS} characters.",
+            param="Idempotency-Key",
+        )
+    return header
 
 
 def parse_create(body: Any, *, max_prompt_chars: int) -> VideoRequest:
@@ -61,17 +73,22 @@ def _required_str(body: Mapping[str, Any], name: str) -> str:
     if value is None:
         raise InvalidRequest(f"Missing required parameter: '{name}'.", param=name,
                              code="missing_required_parameter")
-    if not isinstance(value, str):
-        raise InvalidRequest(f"'{name}' must be a string.", param=name)
-    return value
+    return _checked_str(value, name)
 
 
 def _optional_str(body: Mapping[str, Any], name: str) -> str | None:
     value = body.get(name)
     if value is None or value == "":
         return None
+    return _checked_str(value, name)
+
+
+def _checked_str(value: Any, name: str) -> str:
     if not isinstance(value, str):
         raise InvalidRequest(f"'{name}' must be a string.", param=name)
+    if "\x00" in value:
+        # PostgreSQL text cannot hold NUL; no legitimate prompt or URL contains one.
+        raise InvalidRequest(f"'{name}' must not contain NUL characters.", param=name)
     return value
 
 
@@ -110,6 +127,7 @@ def _references(body: Mapping[str, Any]) -> tuple[tuple[str, ...], str]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(i, str) and i for i in items):
         raise InvalidRequest(f"{param} must be a list of image references.", param=param)
+    items = [_checked_str(i, param) for i in items]
     if not 1 <= len(items) <= MAX_REFERENCES:
         raise InvalidRequest(
             f"{param} takes 1 to {MAX_REFERENCES} images, got {len(items)}.", param=param

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from vgen.domain.catalog import ModelCatalog
-from vgen.domain.errors import NotFound
-from vgen.domain.ids import IdFactory
+from vgen.domain.errors import InvalidRequest, NotFound
+from vgen.domain.ids import IdFactory, is_task_id
 from vgen.domain.requests import VideoRequest, check_against_model
 from vgen.domain.tasks import Task
 from vgen.service.intake import ImageIntake
@@ -78,7 +78,9 @@ class TaskService:
 
     async def get(self, tenant_id: str, task_id: str) -> Task:
         """Raises NotFound for unknown ids and for other tenants' ids alike (API.md §0)."""
-        task = await self._store.tasks.get(tenant_id, task_id)
+        # A malformed id cannot exist; answering without a query also keeps odd bytes (NUL)
+        # away from the database.
+        task = await self._store.tasks.get(tenant_id, task_id) if is_task_id(task_id) else None
         if task is None:
             raise NotFound(f"No task with id '{task_id}'.")
         return task
@@ -86,4 +88,6 @@ class TaskService:
     async def list(
         self, tenant_id: str, *, limit: int, after: str | None
     ) -> tuple[Sequence[Task], bool]:
+        if after is not None and not is_task_id(after):
+            raise InvalidRequest("after must be the id of a task (vgen_…).", param="after")
         return await self._store.tasks.list(tenant_id, limit=limit, after=after)
