@@ -28,8 +28,14 @@ class ThreadedUvicorn:
     """An ASGI app served on a loopback port (ephemeral unless given) until `stop()`."""
 
     def __init__(self, app: Any, *, port: int = 0, lifespan: str = "on") -> None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                lifespan=lifespan, timeout_graceful_shutdown=3)
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan=lifespan,
+            timeout_graceful_shutdown=3,
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()

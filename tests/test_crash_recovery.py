@@ -79,8 +79,10 @@ def test_task_survives_kill_9_and_completes_once(tmp_path: Path, database_url: s
         wait_healthy(url)
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as client:
             done = wait_for(
-                lambda: (b := client.get(f"/v1/result/{task_id}").json())["status"] != "processing"
-                and b,
+                lambda: (
+                    (b := client.get(f"/v1/result/{task_id}").json())["status"] != "processing"
+                    and b
+                ),
                 timeout_s=120,
                 message="completion after restart",
             )

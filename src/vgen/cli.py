@@ -81,7 +81,10 @@ def serve(
         )
     typer.echo(f"vgen listening on http://{settings.host}:{settings.port}")
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level="warning",
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
         timeout_graceful_shutdown=5,
     )
 
@@ -111,10 +114,12 @@ async def _run_worker(settings: Settings, *, drain: bool) -> None:
     store = Store.open(settings.resolved_database_url())
     storage = LocalDiskStorage(settings.data_dir / "archive")
     engine = LocalEngine(processes=settings.local_processes)
-    runner = Worker(store=store, engines={"local": engine}, storage=storage,
-                    settings=settings, clock=time.time)
-    sweeper = Sweeper(store=store, storage=storage, clock=time.time,
-                      interval_s=settings.sweep_interval_seconds)
+    runner = Worker(
+        store=store, engines={"local": engine}, storage=storage, settings=settings, clock=time.time
+    )
+    sweeper = Sweeper(
+        store=store, storage=storage, clock=time.time, interval_s=settings.sweep_interval_seconds
+    )
     try:
         if drain:
             await runner.run_until_idle()

@@ -23,8 +23,9 @@ def shared_server(
         urls = _pg_schema_url(PG_URL)
     url = next(urls)
     # run_worker off: validation tests must not start renders.
-    settings = Settings(data_dir=tmp / "data", database_url=url, allow_private_urls=True,
-                        run_worker=False)
+    settings = Settings(
+        data_dir=tmp / "data", database_url=url, allow_private_urls=True, run_worker=False
+    )
     server = start_live_server(settings)
     yield server
     server.stop()

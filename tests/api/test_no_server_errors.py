@@ -12,13 +12,47 @@ import pytest
 from tests.support import LiveServer
 
 ODD_VALUES: list[Any] = [
-    None, True, 0, -1, 1.5, 1e308, 2**70, "", " ", "\x00", "a\x00b", "x" * 20_000, [], [None],
-    [[]], {}, {"a": 1}, "asset://", "data:", "data:image/png;base64,!!!", "http://", "https://[::1",
-    "http://user:pw@127.0.0.1/x.png", "💥", "4K", "9:16",
+    None,
+    True,
+    0,
+    -1,
+    1.5,
+    1e308,
+    2**70,
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "x" * 20_000,
+    [],
+    [None],
+    [[]],
+    {},
+    {"a": 1},
+    "asset://",
+    "data:",
+    "data:image/png;base64,!!!",
+    "http://",
+    "https://[::1",
+    "http://user:pw@127.0.0.1/x.png",
+    "💥",
+    "4K",
+    "9:16",
 ]
 FIELDS = [
-    "model", "prompt", "resolution", "aspect_ratio", "input_reference", "image_urls",
-    "first_image", "last_image", "duration", "seconds", "negative_prompt", "seed", "callback_url",
+    "model",
+    "prompt",
+    "resolution",
+    "aspect_ratio",
+    "input_reference",
+    "image_urls",
+    "first_image",
+    "last_image",
+    "duration",
+    "seconds",
+    "negative_prompt",
+    "seed",
+    "callback_url",
 ]
 BASE = {"model": "veo_3_1_fast", "prompt": "robustness"}
 
@@ -47,30 +81,50 @@ def test_odd_ids_queries_and_headers_never_500(shared_server: LiveServer) -> Non
         for key, value in itertools.product(["limit", "after"], odd + ["", "-5", "1e9"]):
             assert_not_5xx(client.get("/v1/veo/videos", params={key: value}))
         for header in ["x" * 300, "a b", "ünïcode".encode()]:
-            assert_not_5xx(client.post("/v1/veo/videos", json=BASE,
-                                       headers={"Idempotency-Key": header}))
-        assert_not_5xx(client.get("/v1/files/vgen_x/video.mp4", params={"exp": "9" * 400,
-                                                                          "sig": "\x00"}))
-        assert_not_5xx(client.post("/v1/files", content=b"--x\r\nbroken",
-                                   headers={"Content-Type": "multipart/form-data; boundary=x"}))
-        assert_not_5xx(client.post("/v1/veo/videos", content=b"[" * 100_000,
-                                   headers={"Content-Type": "application/json"}))
+            assert_not_5xx(
+                client.post("/v1/veo/videos", json=BASE, headers={"Idempotency-Key": header})
+            )
+        assert_not_5xx(
+            client.get("/v1/files/vgen_x/video.mp4", params={"exp": "9" * 400, "sig": "\x00"})
+        )
+        assert_not_5xx(
+            client.post(
+                "/v1/files",
+                content=b"--x\r\nbroken",
+                headers={"Content-Type": "multipart/form-data; boundary=x"},
+            )
+        )
+        assert_not_5xx(
+            client.post(
+                "/v1/veo/videos",
+                content=b"[" * 100_000,
+                headers={"Content-Type": "application/json"},
+            )
+        )
         assert_not_5xx(client.put("/v1/veo/videos", json=BASE))
 
 
-def test_private_image_urls_are_refused_by_default(shared_server: LiveServer, tmp_path: Any,
-                                                   make_server: Any) -> None:
+def test_private_image_urls_are_refused_by_default(
+    shared_server: LiveServer, tmp_path: Any, make_server: Any
+) -> None:
     from vgen.config import Settings
 
     settings = shared_server.settings.model_copy(
-        update={"allow_private_urls": False, "data_dir": tmp_path / "d",
-                "database_url": f"sqlite:///{tmp_path / 'p.db'}"}
+        update={
+            "allow_private_urls": False,
+            "data_dir": tmp_path / "d",
+            "database_url": f"sqlite:///{tmp_path / 'p.db'}",
+        }
     )
     assert isinstance(settings, Settings)
     server = make_server(settings)
     with server.client() as client:
-        for url in ["http://127.0.0.1:9/x.png", "http://169.254.169.254/latest/meta-data",
-                    "http://localhost/x.png", "http://10.0.0.1/x.png"]:
+        for url in [
+            "http://127.0.0.1:9/x.png",
+            "http://169.254.169.254/latest/meta-data",
+            "http://localhost/x.png",
+            "http://10.0.0.1/x.png",
+        ]:
             response = client.post("/v1/veo/videos", json={**BASE, "first_image": url})
             assert response.status_code == 400, response.text
             error = response.json()["error"]

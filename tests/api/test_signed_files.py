@@ -17,7 +17,9 @@ from vgen.config import Settings
 
 def completed_task(server: LiveServer) -> dict[str, object]:
     with server.client() as client:
-        task_id = client.post("/v1/veo/videos", json={"model": "veo_3_1_fast", "prompt": "sea"}).json()["id"]
+        task_id = client.post(
+            "/v1/veo/videos", json={"model": "veo_3_1_fast", "prompt": "sea"}
+        ).json()["id"]
         done = poll_until_done(client, task_id)[-1]
     assert done["status"] == "completed", done
     return done

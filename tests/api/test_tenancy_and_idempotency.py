@@ -20,8 +20,14 @@ def make_key(server: LiveServer, tenant: str) -> str:
     async def create() -> None:
         store = Store.open(server.settings.resolved_database_url())
         try:
-            await store.keys.create(key_id=f"key_{tenant}{time.monotonic_ns()}", tenant_id=tenant,
-                                    name=tenant, secret=secret, is_admin=False, now=time.time())
+            await store.keys.create(
+                key_id=f"key_{tenant}{time.monotonic_ns()}",
+                tenant_id=tenant,
+                name=tenant,
+                secret=secret,
+                is_admin=False,
+                now=time.time(),
+            )
         finally:
             await store.close()
 
@@ -43,7 +49,9 @@ def test_other_tenants_task_is_404_and_unlisted(shared_server: LiveServer) -> No
         # Uploaded files are per tenant too.
         from tests.images import scene_image
 
-        asset = a.post("/v1/files", files={"file": ("a.png", scene_image(), "image/png")}).json()["url"]
+        asset = a.post("/v1/files", files={"file": ("a.png", scene_image(), "image/png")}).json()[
+            "url"
+        ]
         response = b.post("/v1/veo/videos", json={**BODY, "first_image": asset})
         assert response.status_code == 400 and response.json()["error"]["param"] == "first_image"
 
@@ -53,8 +61,9 @@ def test_idempotency_key_replays_or_conflicts(shared_server: LiveServer) -> None
     with shared_server.client(key) as client:
         headers = {"Idempotency-Key": "order-42"}
         first = client.post("/v1/veo/videos", json=BODY, headers=headers)
-        again = client.post("/v1/veo/videos", json=dict(reversed(list(BODY.items()))),
-                            headers=headers)
+        again = client.post(
+            "/v1/veo/videos", json=dict(reversed(list(BODY.items()))), headers=headers
+        )
         assert first.status_code == again.status_code == 200
         assert first.json()["id"] == again.json()["id"]
         conflict = client.post("/v1/veo/videos", json={**BODY, "prompt": "other"}, headers=headers)
@@ -83,9 +92,14 @@ def test_upload_rejects_non_images_and_missing_field(shared_server: LiveServer) 
         assert missing.status_code == 400 and missing.json()["error"]["param"] == "file"
         not_multipart = client.post("/v1/files", json={"file": "x"})
         assert not_multipart.status_code == 400
-        big = client.post("/v1/files", files={"file": ("a.png", b"\0" * (21 * 1024 * 1024), "image/png")})
+        big = client.post(
+            "/v1/files", files={"file": ("a.png", b"\0" * (21 * 1024 * 1024), "image/png")}
+        )
         assert big.status_code == 413
     with httpx.Client(base_url=shared_server.url) as anonymous:
         assert anonymous.get("/healthz").status_code == 200
         ready = anonymous.get("/readyz")
-        assert ready.status_code == 200 and ready.json()["checks"] == {"database": True, "storage": True}
+        assert ready.status_code == 200 and ready.json()["checks"] == {
+            "database": True,
+            "storage": True,
+        }

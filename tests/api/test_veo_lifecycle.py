@@ -18,7 +18,9 @@ from tests.support import LiveServer
 from tests.video import decode_mp4
 
 
-def poll_until_done(client: httpx.Client, task_id: str, *, timeout_s: float = 120) -> list[dict[str, Any]]:
+def poll_until_done(
+    client: httpx.Client, task_id: str, *, timeout_s: float = 120
+) -> list[dict[str, Any]]:
     """Every distinct response body seen until the task is terminal."""
     seen: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout_s
@@ -82,8 +84,12 @@ def test_requested_size_is_rendered(
     with server.client() as client:
         task_id = client.post(
             "/v1/veo/videos",
-            json={"model": "veo_3_1_pro", "prompt": "waves", "resolution": resolution,
-                  "aspect_ratio": aspect},
+            json={
+                "model": "veo_3_1_pro",
+                "prompt": "waves",
+                "resolution": resolution,
+                "aspect_ratio": aspect,
+            },
         ).json()["id"]
         done = poll_until_done(client, task_id)[-1]
     assert done["status"] == "completed", done
@@ -101,8 +107,12 @@ def test_first_and_last_frame_mode_starts_and_ends_on_the_images(server: LiveSer
     with server.client() as client:
         task_id = client.post(
             "/v1/veo/videos",
-            json={"model": "veo_3_1_fast_stable", "prompt": "the square slides",
-                  "first_image": data_url(first), "last_image": data_url(last)},
+            json={
+                "model": "veo_3_1_fast_stable",
+                "prompt": "the square slides",
+                "first_image": data_url(first),
+                "last_image": data_url(last),
+            },
         ).json()["id"]
         done = poll_until_done(client, task_id)[-1]
     assert done["status"] == "completed", done
@@ -132,14 +142,20 @@ def test_image_modes_complete_with_every_kind_of_reference(
         assert uploaded.status_code == 200, uploaded.text
         asset = uploaded.json()["url"]
         assert asset.startswith("asset://file_")
-        kinds = {"upload": asset, "data": data_url(scene_image(shift=50)),
-                 "http": f"{make_image_server}/scene.png"}
+        kinds = {
+            "upload": asset,
+            "data": data_url(scene_image(shift=50)),
+            "http": f"{make_image_server}/scene.png",
+        }
 
         def resolve(value: Any) -> Any:
             return [kinds[v] for v in value] if isinstance(value, list) else kinds[value]
 
-        body = {"model": "veo_3_1_fast", "prompt": "slow pan",
-                **{k: resolve(v) for k, v in images.items()}}
+        body = {
+            "model": "veo_3_1_fast",
+            "prompt": "slow pan",
+            **{k: resolve(v) for k, v in images.items()},
+        }
         created = client.post("/v1/veo/videos", json=body)
         assert created.status_code == 200, created.text
         done = poll_until_done(client, created.json()["id"])[-1]
@@ -150,7 +166,9 @@ def test_image_modes_complete_with_every_kind_of_reference(
 def test_list_is_newest_first_and_cursor_paged(server: LiveServer) -> None:
     with server.client() as client:
         ids = [
-            client.post("/v1/veo/videos", json={"model": "veo_3_1_fast", "prompt": f"p{i}"}).json()["id"]
+            client.post("/v1/veo/videos", json={"model": "veo_3_1_fast", "prompt": f"p{i}"}).json()[
+                "id"
+            ]
             for i in range(5)
         ]
         page1 = client.get("/v1/veo/videos", params={"limit": 2}).json()
@@ -164,8 +182,9 @@ def test_list_is_newest_first_and_cursor_paged(server: LiveServer) -> None:
 
 def test_reseller_prefix_and_aliases_serve_the_same_task(server: LiveServer) -> None:
     with server.client() as client:
-        created = client.post("/kyyReactApiServer/v1/veo/videos",
-                              json={"model": "veo_3_1_fast", "prompt": "x"})
+        created = client.post(
+            "/kyyReactApiServer/v1/veo/videos", json={"model": "veo_3_1_fast", "prompt": "x"}
+        )
         assert created.status_code == 200, created.text
         task_id = created.json()["id"]
         alias = client.post("/veo/videos", json={"model": "veo_3_1_fast", "prompt": "y"})
@@ -173,5 +192,8 @@ def test_reseller_prefix_and_aliases_serve_the_same_task(server: LiveServer) -> 
         for path in ["/v1/result/", "/v1/veo/videos/", "/result/", "/kyyReactApiServer/v1/result/"]:
             response = client.get(path + task_id)
             assert response.status_code == 200 and response.json()["id"] == task_id
-        wait_for(lambda: client.get(f"/v1/result/{task_id}").json()["status"] == "completed",
-                 timeout_s=120, message="task completion")
+        wait_for(
+            lambda: client.get(f"/v1/result/{task_id}").json()["status"] == "completed",
+            timeout_s=120,
+            message="task completion",
+        )

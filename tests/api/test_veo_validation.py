@@ -55,19 +55,31 @@ INVALID_BODIES = [
     pytest.param(with_(resolution=720), "resolution", id="resolution-not-string"),
     pytest.param(with_(aspect_ratio="16:9-1080p"), "aspect_ratio", id="combined-aspect"),
     pytest.param(with_(aspect_ratio="1:1"), "aspect_ratio", id="square-aspect"),
-    pytest.param(with_(model="veo_3_1_fast_stable", resolution="4K", first_image=IMG),
-                 "resolution", id="fast-stable-4k"),
-    pytest.param(with_(model="veo_3_1_pro_stable", resolution="4k"), "resolution",
-                 id="pro-stable-4k"),
+    pytest.param(
+        with_(model="veo_3_1_fast_stable", resolution="4K", first_image=IMG),
+        "resolution",
+        id="fast-stable-4k",
+    ),
+    pytest.param(
+        with_(model="veo_3_1_pro_stable", resolution="4k"), "resolution", id="pro-stable-4k"
+    ),
     pytest.param(with_(model="veo_3_1_fast_stable"), "first_image", id="fast-stable-text-only"),
-    pytest.param(with_(model="veo_3_1_fast_stable", input_reference=[IMG]), "first_image",
-                 id="fast-stable-references"),
-    pytest.param(with_(input_reference=[IMG], image_urls=[IMG]), "image_urls",
-                 id="both-reference-aliases"),
-    pytest.param(with_(input_reference=[IMG], first_image=IMG), "input_reference",
-                 id="references-and-first"),
-    pytest.param(with_(image_urls=[IMG], first_image=IMG, last_image=IMG), "image_urls",
-                 id="image-urls-and-first-last"),
+    pytest.param(
+        with_(model="veo_3_1_fast_stable", input_reference=[IMG]),
+        "first_image",
+        id="fast-stable-references",
+    ),
+    pytest.param(
+        with_(input_reference=[IMG], image_urls=[IMG]), "image_urls", id="both-reference-aliases"
+    ),
+    pytest.param(
+        with_(input_reference=[IMG], first_image=IMG), "input_reference", id="references-and-first"
+    ),
+    pytest.param(
+        with_(image_urls=[IMG], first_image=IMG, last_image=IMG),
+        "image_urls",
+        id="image-urls-and-first-last",
+    ),
     pytest.param(with_(last_image=IMG), "last_image", id="last-without-first"),
     pytest.param(with_(input_reference=[]), "input_reference", id="zero-references"),
     pytest.param(with_(input_reference=[IMG] * 4), "input_reference", id="four-references"),
@@ -80,10 +92,14 @@ INVALID_BODIES = [
     pytest.param(with_(negative_prompt=5), "negative_prompt", id="negative-prompt-not-string"),
     pytest.param(with_(callback_url="ftp://x"), "callback_url", id="callback-not-http"),
     pytest.param(with_(first_image="ftp://example/x.png"), "first_image", id="ref-bad-scheme"),
-    pytest.param(with_(first_image="asset://file_000000000000000000000000"), "first_image",
-                 id="unknown-asset"),
-    pytest.param(with_(first_image="data:text/plain;base64,aGVsbG8="), "first_image",
-                 id="data-url-not-image"),
+    pytest.param(
+        with_(first_image="asset://file_000000000000000000000000"),
+        "first_image",
+        id="unknown-asset",
+    ),
+    pytest.param(
+        with_(first_image="data:text/plain;base64,aGVsbG8="), "first_image", id="data-url-not-image"
+    ),
     pytest.param(with_(first_image=TINY), "first_image", id="image-too-small"),
 ]
 
@@ -139,8 +155,12 @@ def test_oversized_image_is_413(shared_server: LiveServer) -> None:
 )
 def test_wrong_or_missing_key_is_401(shared_server: LiveServer, headers: dict[str, str]) -> None:
     with httpx.Client(base_url=shared_server.url) as client:
-        for method, path in [("POST", "/v1/veo/videos"), ("GET", "/v1/result/vgen_x"),
-                             ("GET", "/v1/veo/videos"), ("POST", "/v1/files")]:
+        for method, path in [
+            ("POST", "/v1/veo/videos"),
+            ("GET", "/v1/result/vgen_x"),
+            ("GET", "/v1/veo/videos"),
+            ("POST", "/v1/files"),
+        ]:
             response = client.request(method, path, headers=headers, json=VALID)
             assert_error(response, 401, None)
 

@@ -26,13 +26,24 @@ async def store(database_url: str) -> AsyncIterator[Store]:
     await opened.close()
 
 
-async def add_task(store: Store, *, created_at: float = T0, deadline_s: float = 600,
-                   tenant: str = "t1", engine: str = "local") -> str:
+async def add_task(
+    store: Store,
+    *,
+    created_at: float = T0,
+    deadline_s: float = 600,
+    tenant: str = "t1",
+    engine: str = "local",
+) -> str:
     task_id = new_task_id()
     await store.tasks.create(
-        NewTask(id=task_id, tenant_id=tenant, engine=engine,
-                request=VideoRequest(model="veo_3_1_fast", prompt="p"),
-                created_at=created_at, deadline_at=created_at + deadline_s)
+        NewTask(
+            id=task_id,
+            tenant_id=tenant,
+            engine=engine,
+            request=VideoRequest(model="veo_3_1_fast", prompt="p"),
+            created_at=created_at,
+            deadline_at=created_at + deadline_s,
+        )
     )
     return task_id
 
@@ -61,11 +72,13 @@ async def test_lapsed_lease_is_reclaimed_and_old_owner_cannot_finish(store: Stor
     # The first worker woke up late: every write it tries is refused.
     assert not await store.queue.renew_lease(task_id, "w1", now=T0 + 32, lease_s=30)
     assert not await store.queue.report_progress(task_id, "w1", progress=50, now=T0 + 32)
-    assert not await store.queue.complete(task_id, "w1", artifact_key="a", video_seconds=8,
-                                          now=T0 + 32, archive_expires_at=T0 + 100)
+    assert not await store.queue.complete(
+        task_id, "w1", artifact_key="a", video_seconds=8, now=T0 + 32, archive_expires_at=T0 + 100
+    )
     assert not await store.queue.fail(task_id, "w1", error="x", now=T0 + 32)
-    assert await store.queue.complete(task_id, "w2", artifact_key="b", video_seconds=8,
-                                      now=T0 + 33, archive_expires_at=T0 + 100)
+    assert await store.queue.complete(
+        task_id, "w2", artifact_key="b", video_seconds=8, now=T0 + 33, archive_expires_at=T0 + 100
+    )
     done = await store.tasks.get("t1", task_id)
     assert done is not None and done.state is TaskState.COMPLETED and done.artifact_key == "b"
     assert done.progress == 100 and done.lease_owner is None
@@ -84,8 +97,9 @@ async def test_terminal_task_is_never_claimed_or_changed(store: Store) -> None:
     await store.queue.claim_next("w1", now=T0, lease_s=30)
     assert await store.queue.fail(task_id, "w1", error="boom", now=T0 + 1)
     assert await store.queue.claim_next("w2", now=T0 + 1000, lease_s=30) is None
-    assert not await store.queue.complete(task_id, "w1", artifact_key="a", video_seconds=8,
-                                          now=T0 + 2, archive_expires_at=T0 + 100)
+    assert not await store.queue.complete(
+        task_id, "w1", artifact_key="a", video_seconds=8, now=T0 + 2, archive_expires_at=T0 + 100
+    )
     task = await store.tasks.get("t1", task_id)
     assert task is not None and task.state is TaskState.FAILED and task.error == "boom"
 
@@ -122,16 +136,15 @@ async def test_concurrent_claimers_never_share_a_task(store: Store, database_url
     ids = {await add_task(store, created_at=T0 + i) for i in range(20)}
     others = [Store.open(database_url) for _ in range(3)]
     try:
+
         async def drain(claimer: Store, name: str) -> list[str]:
             won = []
-            while (task := await claimer.queue.claim_next(name, now=T0 + 100, lease_s=30)):
+            while task := await claimer.queue.claim_next(name, now=T0 + 100, lease_s=30):
                 won.append(task.id)
                 await asyncio.sleep(0)
             return won
 
-        results = await asyncio.gather(
-            *(drain(s, f"w{i}") for i, s in enumerate([store, *others]))
-        )
+        results = await asyncio.gather(*(drain(s, f"w{i}") for i, s in enumerate([store, *others])))
     finally:
         for other in others:
             await other.close()

@@ -33,16 +33,27 @@ class Rig:
 
     def worker(self, **overrides: object) -> Worker:
         settings = self.settings.model_copy(update=overrides)
-        return Worker(store=self.store, engines={"local": self.engine}, storage=self.storage,
-                      settings=settings, clock=time.time)
+        return Worker(
+            store=self.store,
+            engines={"local": self.engine},
+            storage=self.storage,
+            settings=settings,
+            clock=time.time,
+        )
 
     async def add(self, *, deadline_s: float = 600, **request: object) -> str:
         task_id = new_task_id()
         now = time.time()
-        await self.store.tasks.create(NewTask(
-            id=task_id, tenant_id="t", engine="local",
-            request=VideoRequest(model="veo_3_1_fast", prompt="worker test", **request),  # type: ignore[arg-type]
-            created_at=now, deadline_at=now + deadline_s))
+        await self.store.tasks.create(
+            NewTask(
+                id=task_id,
+                tenant_id="t",
+                engine="local",
+                request=VideoRequest(model="veo_3_1_fast", prompt="worker test", **request),  # type: ignore[arg-type]
+                created_at=now,
+                deadline_at=now + deadline_s,
+            )
+        )
         return task_id
 
 
@@ -66,11 +77,19 @@ async def test_drained_task_is_archived_and_swept_after_retention(rig: Rig) -> N
     assert archived is not None and archived.stat().st_size > 10_000
     assert task.archive_expires_at is not None
 
-    early = Sweeper(store=rig.store, storage=rig.storage, clock=lambda: task.archive_expires_at - 1,
-                    interval_s=60)
+    early = Sweeper(
+        store=rig.store,
+        storage=rig.storage,
+        clock=lambda: task.archive_expires_at - 1,
+        interval_s=60,
+    )
     assert (await early.sweep_once())[1] == 0 and archived.exists()
-    late = Sweeper(store=rig.store, storage=rig.storage, clock=lambda: task.archive_expires_at + 1,
-                   interval_s=60)
+    late = Sweeper(
+        store=rig.store,
+        storage=rig.storage,
+        clock=lambda: task.archive_expires_at + 1,
+        interval_s=60,
+    )
     assert (await late.sweep_once())[1] == 1
     assert not archived.exists()
     swept = await rig.store.tasks.get("t", task_id)
@@ -90,8 +109,9 @@ async def test_task_past_its_deadline_mid_render_fails_clearly(rig: Rig) -> None
 async def test_queued_task_past_deadline_is_failed_by_the_sweep(rig: Rig) -> None:
     task_id = await rig.add(deadline_s=0.01)
     time.sleep(0.02)
-    failed, _ = await Sweeper(store=rig.store, storage=rig.storage, clock=time.time,
-                              interval_s=60).sweep_once()
+    failed, _ = await Sweeper(
+        store=rig.store, storage=rig.storage, clock=time.time, interval_s=60
+    ).sweep_once()
     assert failed == [task_id]
     task = await rig.store.tasks.get("t", task_id)
     assert task is not None and task.state is TaskState.FAILED and "deadline" in str(task.error)

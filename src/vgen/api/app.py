@@ -48,12 +48,14 @@ def create_app(
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with _running(app, settings, store=store, engines=engines, storage=storage,
-                            clock=clock or time.time):
+        async with _running(
+            app, settings, store=store, engines=engines, storage=storage, clock=clock or time.time
+        ):
             yield
 
-    app = FastAPI(title="vgen", version=__version__, lifespan=lifespan, docs_url="/docs",
-                  redoc_url=None)
+    app = FastAPI(
+        title="vgen", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None
+    )
     install_error_handlers(app)
     app.include_router(health.router)
     for prefix in VEO_PREFIXES:
@@ -88,15 +90,21 @@ async def _running(
     )
     worker = None
     if settings.run_worker:
-        worker = Worker(store=store, engines=engines, storage=storage, settings=settings, clock=clock)
+        worker = Worker(
+            store=store, engines=engines, storage=storage, settings=settings, clock=clock
+        )
     app.state.services = _services(settings, store, storage, engines, http_client, clock, worker)
     app.state.worker = worker
     try:
         async with anyio.create_task_group() as group:
             if worker is not None:
                 group.start_soon(worker.run)
-                sweeper = Sweeper(store=store, storage=storage, clock=clock,
-                                  interval_s=settings.sweep_interval_seconds)
+                sweeper = Sweeper(
+                    store=store,
+                    storage=storage,
+                    clock=clock,
+                    interval_s=settings.sweep_interval_seconds,
+                )
                 group.start_soon(sweeper.run)
             yield
             group.cancel_scope.cancel()

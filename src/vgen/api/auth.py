@@ -18,7 +18,11 @@ _MAX_CACHED = 10_000
 
 class Authenticator:
     def __init__(
-        self, *, keys: KeyRepository, ttl_s: float = 5.0, clock: Callable[[], float] = time.monotonic
+        self,
+        *,
+        keys: KeyRepository,
+        ttl_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._keys = keys
         self._ttl_s = ttl_s
@@ -55,9 +59,7 @@ class Authenticator:
 
 def _bearer_secret(authorization: str | None) -> str:
     if not authorization:
-        raise AuthenticationFailed(
-            "Missing API key: send 'Authorization: Bearer <key>'."
-        )
+        raise AuthenticationFailed("Missing API key: send 'Authorization: Bearer <key>'.")
     scheme, _, secret = authorization.partition(" ")
     secret = secret.strip()
     if scheme.lower() != "bearer" or not secret:

@@ -105,8 +105,14 @@ async def _on_validation_error(_request: Request, exc: Exception) -> Response:
     first: dict[str, Any] = exc.errors()[0] if exc.errors() else {}
     location = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
     param = ".".join(location) or None
-    message = f"Invalid value for '{param}': {first.get('msg', 'invalid')}." if param else "Invalid request."
-    return error_response(400, message, type_="invalid_request_error", code="invalid_value", param=param)
+    message = (
+        f"Invalid value for '{param}': {first.get('msg', 'invalid')}."
+        if param
+        else "Invalid request."
+    )
+    return error_response(
+        400, message, type_="invalid_request_error", code="invalid_value", param=param
+    )
 
 
 async def _on_http_error(_request: Request, exc: Exception) -> Response:

@@ -25,14 +25,19 @@ async def upload_file(request: Request, key: KeyDep, services: ServicesDep) -> R
     limit = services.settings.max_image_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + _MULTIPART_OVERHEAD:
-        raise PayloadTooLarge(f"Upload exceeds {limit} bytes.", param="file", code="image_too_large")
+        raise PayloadTooLarge(
+            f"Upload exceeds {limit} bytes.", param="file", code="image_too_large"
+        )
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InvalidRequest("Send the image as multipart/form-data, field 'file'.", param="file")
     async with request.form(max_files=1, max_fields=10) as form:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
-            raise InvalidRequest("Missing multipart file field 'file'.", param="file",
-                                 code="missing_required_parameter")
+            raise InvalidRequest(
+                "Missing multipart file field 'file'.",
+                param="file",
+                code="missing_required_parameter",
+            )
         data = await upload.read(limit + 1)
     stored = await services.intake.store_upload(key.tenant_id, data)
     return json_response(
@@ -56,8 +61,9 @@ async def download_video(
     """Stream an archived video. Needs the `exp` and `sig` of a URL vgen minted; honours Range."""
     path = f"{task_id}/video.mp4"
     if not services.signer.is_valid(path, expires_at=exp, signature=sig, now=time.time()):
-        raise PermissionDenied("This file URL is invalid or has expired; fetch the task again "
-                               "for a fresh video_url.")
+        raise PermissionDenied(
+            "This file URL is invalid or has expired; fetch the task again for a fresh video_url."
+        )
     task = await services.store.tasks.get_any(task_id)
     if task is None or task.state is not TaskState.COMPLETED or task.artifact_key is None:
         raise NotFound("This video is no longer available.")

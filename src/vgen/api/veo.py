@@ -35,8 +35,9 @@ def render_task(services: Services, task: Task, *, now: float) -> dict[str, Any]
     video_url = None
     expires_at = None
     if task.state is TaskState.COMPLETED and task.artifact_key and task.archive_expires_at:
-        expires_at = int(min(now + services.settings.signed_url_ttl_seconds,
-                             task.archive_expires_at))
+        expires_at = int(
+            min(now + services.settings.signed_url_ttl_seconds, task.archive_expires_at)
+        )
         if expires_at > now:
             video_url = services.signer.mint_url(f"{task.id}/video.mp4", expires_at=expires_at)
     return task_body(task, video_url=video_url, expires_at=expires_at)
@@ -101,4 +102,3 @@ def _page_size(limit: str) -> int:
     if not limit.isdigit() or not 1 <= int(limit) <= _MAX_PAGE:
         raise InvalidRequest(f"limit must be a whole number from 1 to {_MAX_PAGE}.", param="limit")
     return int(limit)
-

@@ -71,8 +71,9 @@ def parse_create(body: Any, *, max_prompt_chars: int) -> VideoRequest:
 def _required_str(body: Mapping[str, Any], name: str) -> str:
     value = body.get(name)
     if value is None:
-        raise InvalidRequest(f"Missing required parameter: '{name}'.", param=name,
-                             code="missing_required_parameter")
+        raise InvalidRequest(
+            f"Missing required parameter: '{name}'.", param=name, code="missing_required_parameter"
+        )
     return _checked_str(value, name)
 
 
@@ -141,8 +142,9 @@ def _duration(body: Mapping[str, Any]) -> int:
     for name, value in values.items():
         number = _as_int(value)
         if number is None or number <= 0:
-            raise InvalidRequest(f"'{name}' must be a positive whole number of seconds.",
-                                 param=name)
+            raise InvalidRequest(
+                f"'{name}' must be a positive whole number of seconds.", param=name
+            )
         parsed[name] = number
     if len(set(parsed.values())) > 1:
         raise InvalidRequest("duration and seconds disagree; send one.", param="seconds")

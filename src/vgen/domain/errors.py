@@ -1,19 +1,19 @@
 """The one error hierarchy of vgen. Errors carry data, never HTTP status codes.
 
-    VgenError
-    ├── InvalidRequest          (a client sent something the contract forbids; names `param`)
-    │   ├── PayloadTooLarge     (a body, upload or image over its size limit)
-    │   └── UnsupportedMedia    (an image that is not jpeg/png/webp/gif/bmp)
-    ├── AuthenticationFailed    (missing, unknown or revoked API key)
-    ├── PermissionDenied        (a valid key asking for something it may not do, or a bad signature)
-    ├── NotFound                (unknown id, or another tenant's id: the two look the same)
-    ├── IdempotencyConflict     (an Idempotency-Key reused with a different body)
-    ├── ServiceUnavailable      (no engine can take the model now; carries `retry_after_s`)
-    ├── StoreError              (the database failed; never a client's fault)
-    └── EngineError             (an engine could not produce the video)
-        ├── UpstreamUnavailable (transient: retry, honouring `retry_after_s`)
-        └── UpstreamRejected    (permanent: fail the task with the message)
-            └── ContentFiltered (the provider's safety filter blocked the output)
+VgenError
+├── InvalidRequest          (a client sent something the contract forbids; names `param`)
+│   ├── PayloadTooLarge     (a body, upload or image over its size limit)
+│   └── UnsupportedMedia    (an image that is not jpeg/png/webp/gif/bmp)
+├── AuthenticationFailed    (missing, unknown or revoked API key)
+├── PermissionDenied        (a valid key asking for something it may not do, or a bad signature)
+├── NotFound                (unknown id, or another tenant's id: the two look the same)
+├── IdempotencyConflict     (an Idempotency-Key reused with a different body)
+├── ServiceUnavailable      (no engine can take the model now; carries `retry_after_s`)
+├── StoreError              (the database failed; never a client's fault)
+└── EngineError             (an engine could not produce the video)
+    ├── UpstreamUnavailable (transient: retry, honouring `retry_after_s`)
+    └── UpstreamRejected    (permanent: fail the task with the message)
+        └── ContentFiltered (the provider's safety filter blocked the output)
 """
 
 from __future__ import annotations

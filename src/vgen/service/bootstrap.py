@@ -24,7 +24,9 @@ def write_private(path: Path, text: str) -> None:
     os.chmod(path, 0o600)
 
 
-async def ensure_admin_key(store: Store, data_dir: Path, *, clock: Callable[[], float]) -> str | None:
+async def ensure_admin_key(
+    store: Store, data_dir: Path, *, clock: Callable[[], float]
+) -> str | None:
     """On an empty key table, create an admin key, save it to `<data_dir>/admin.key` and return
     it (to be printed once); otherwise None."""
     if await store.keys.count() > 0:
