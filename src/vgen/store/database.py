@@ -133,7 +133,7 @@ class _SyncExecutor:
         return self._conn.execute(stmt).mappings().all()
 
     async def execute(self, stmt: Executable) -> int:
-        return self._conn.execute(stmt).rowcount  # type: ignore[attr-defined,no-any-return]
+        return self._conn.execute(stmt).rowcount
 
 
 class _AsyncExecutor:
@@ -147,7 +147,7 @@ class _AsyncExecutor:
         return (await self._conn.execute(stmt)).mappings().all()
 
     async def execute(self, stmt: Executable) -> int:
-        return (await self._conn.execute(stmt)).rowcount  # type: ignore[attr-defined,no-any-return]
+        return (await self._conn.execute(stmt)).rowcount
 
 
 def _sqlite_engine(url: str) -> sa.Engine:

@@ -4,10 +4,9 @@ hash is safe and lets a lookup be one indexed read)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
 
 from vgen.domain.tasks import ApiKey
 from vgen.store.database import Database
@@ -18,7 +17,7 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _row_to_key(row: Mapping[str, Any]) -> ApiKey:
+def _row_to_key(row: RowMapping) -> ApiKey:
     return ApiKey(
         id=row["id"],
         tenant_id=row["tenant_id"],

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
 
 from vgen.domain.errors import IdempotencyConflict, StoreError
 from vgen.domain.requests import VideoRequest
@@ -31,7 +31,7 @@ class NewTask:
     request_hash: str | None = None
 
 
-def row_to_task(row: Mapping[str, Any]) -> Task:
+def row_to_task(row: RowMapping) -> Task:
     return Task(
         id=row["id"],
         tenant_id=row["tenant_id"],

@@ -207,6 +207,6 @@ class Worker:
         await self._store.queue.fail(task.id, self.owner_id, error=message, now=now)
 
 
-def _first_leaf(grouped: BaseExceptionGroup) -> BaseException:  # type: ignore[type-arg]
+def _first_leaf(grouped: BaseExceptionGroup[BaseException]) -> BaseException:
     first = grouped.exceptions[0]
     return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
