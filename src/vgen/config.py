@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     )
     run_worker: bool = True
 
+    # Client side (the `vgen generate|status|list|download|cancel|batch` commands).
+    base_url: str | None = Field(default=None, description="Server the client commands use")
+    api_key: str | None = Field(default=None, description="API key the client commands use")
+
     signed_url_ttl_seconds: int = 24 * 3600
     retention_seconds: int = 7 * 24 * 3600
     sweep_interval_seconds: float = 300.0

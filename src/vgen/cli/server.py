@@ -1,4 +1,4 @@
-"""The `vgen` command line: `serve` (API + worker) and `worker` (worker only)."""
+"""Server-side commands: `vgen serve` (API + worker) and `vgen worker` (worker only)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from typing import Annotated, Any
 import typer
 
 from vgen.config import Settings
-
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="vgen: video generation tasks.")
 
 DataDirOption = Annotated[
     Path | None, typer.Option("--data-dir", help="Where the database, archive and keys live.")
@@ -55,7 +53,6 @@ async def _bootstrap(settings: Settings) -> str | None:
         await store.close()
 
 
-@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
@@ -89,7 +86,6 @@ def serve(
     )
 
 
-@app.command()
 def worker(
     data_dir: DataDirOption = None,
     drain: Annotated[
@@ -130,7 +126,3 @@ async def _run_worker(settings: Settings, *, drain: bool) -> None:
     finally:
         await engine.aclose()
         await store.close()
-
-
-def main() -> None:
-    app()

@@ -11,10 +11,11 @@ import asyncio
 import ctypes
 import logging
 import multiprocessing
+import os
 import signal
 import sys
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -47,13 +48,21 @@ def _die_with_parent() -> None:
         return
 
 
-def _render_in_child(key: str, job: RenderJob) -> RenderStats:
+class _RenderCancelled(Exception):
+    """The parent stopped waiting for this render (deadline, lost lease, shutdown)."""
+
+
+def _render_in_child(key: str, job: RenderJob, cancel_marker: str) -> RenderStats:
     def on_progress(done: int, total: int) -> None:
+        # The parent cannot interrupt one job of a pool; it drops a marker file instead, which
+        # is checked here every few frames (the renderer then deletes its partial output).
+        if os.path.exists(cancel_marker):
+            raise _RenderCancelled(key)
         _child_queue.put((key, done, total))
 
     try:
         return render_video(job, on_progress=on_progress)
-    except EngineError:
+    except (EngineError, _RenderCancelled):
         raise
     except Exception as exc:  # noqa: BLE001 - anything a render raises fails the task, with why
         raise EngineError(f"local render failed: {exc.__class__.__name__}: {exc}") from None
@@ -117,9 +126,14 @@ class LocalEngine:
 
     async def generate(self, job: EngineJob, reporter: JobReporter) -> None:
         key = f"{job.task_id}:{job.output_path.name}"
+        cancel_marker = job.output_path.with_name(job.output_path.name + ".cancel")
         self._progress[key] = (0, 1)
+        future: Future[RenderStats] | None = None
+        wrapped: asyncio.Future[RenderStats] | None = None
         try:
-            future = self._ensure_pool().submit(_render_in_child, key, build_render_job(job))
+            future = self._ensure_pool().submit(
+                _render_in_child, key, build_render_job(job), str(cancel_marker)
+            )
             wrapped = asyncio.wrap_future(future)
             last_percent = -1
             while not wrapped.done():
@@ -134,12 +148,24 @@ class LocalEngine:
             # A render process died (e.g. killed by the OS); start a fresh pool and retry later.
             self._pool = None
             raise UpstreamUnavailable("the local render process died", retry_after_s=1) from exc
+        except BaseException:
+            if future is not None and not future.done():
+                cancel_marker.touch()
+                future.add_done_callback(lambda _f: cancel_marker.unlink(missing_ok=True))
+            if wrapped is not None:
+                wrapped.cancel()  # nobody will read the render's outcome now
+            raise
         finally:
             self._progress.pop(key, None)
 
     async def aclose(self) -> None:
         if self._pool is not None:
+            # Renders in flight would otherwise run on after shutdown; their tasks are handed
+            # back to the queue by the worker, so stopping them loses nothing.
+            processes = list(getattr(self._pool, "_processes", {}).values())
             self._pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.terminate()
             self._pool = None
         if self._queue is not None:
             self._queue.put(None)

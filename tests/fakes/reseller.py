@@ -1,0 +1,131 @@
+"""A fake reseller speaking the Veo task dialect with the quirks of ENGINES.md §2: the
+`{"code","msg","data"}` envelope, `taskId`, upper-case and synonym statuses, `result_url`,
+errors in `msg`. Knobs: answer 429 (with Retry-After) or 503 for the next N requests; serve a
+video with a connection cut after N bytes; expire video URLs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+
+@dataclass
+class FakeJob:
+    id: str
+    prompt: str
+    polls_until_done: int = 2
+    polls: int = 0
+    fail_with: str | None = None
+
+
+@dataclass
+class ResellerFake:
+    video: bytes = b""
+    rate_limited: int = 0
+    retry_after_s: str = "3"
+    unavailable: int = 0
+    cut_after_bytes: int | None = None
+    cuts_left: int = 0
+    expired_urls: set[str] = field(default_factory=set)
+    jobs: dict[str, FakeJob] = field(default_factory=dict)
+    creates: list[dict[str, Any]] = field(default_factory=list)
+    idempotency_keys: list[str | None] = field(default_factory=list)
+    video_requests: list[dict[str, str]] = field(default_factory=list)
+    base_url: str = ""
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/v1/veo/videos", self._create, methods=["POST"]),
+                Route("/v1/result/{task_id}", self._result),
+                Route("/v1/veo/videos", self._list),
+                Route("/files/{name}", self._file, methods=["GET"]),
+            ]
+        )
+
+    def _throttled(self) -> Response | None:
+        if self.rate_limited > 0:
+            self.rate_limited -= 1
+            return JSONResponse(
+                {"code": 429, "msg": "too many requests"},
+                status_code=429,
+                headers={"Retry-After": self.retry_after_s},
+            )
+        if self.unavailable > 0:
+            self.unavailable -= 1
+            return Response("upstream busy", status_code=503)
+        return None
+
+    async def _create(self, request: Request) -> Response:
+        if (throttled := self._throttled()) is not None:
+            return throttled
+        body = await request.json()
+        self.creates.append(body)
+        self.idempotency_keys.append(request.headers.get("idempotency-key"))
+        job = FakeJob(id=f"r{len(self.creates):04d}", prompt=body["prompt"])
+        if "fail" in body["prompt"]:
+            job.fail_with = "Content policy violation: prompt rejected"
+        self.jobs[job.id] = job
+        return JSONResponse({"code": 0, "msg": "success", "data": {"taskId": job.id}})
+
+    async def _result(self, request: Request) -> Response:
+        if (throttled := self._throttled()) is not None:
+            return throttled
+        job = self.jobs.get(request.path_params["task_id"])
+        if job is None:
+            return JSONResponse({"code": 404, "msg": "task not found"}, status_code=404)
+        job.polls += 1
+        data: dict[str, Any] = {"task_id": job.id}
+        if job.polls < job.polls_until_done:
+            data.update(status="RUNNING", progress=f"{40 * job.polls}%")
+        elif job.fail_with:
+            data.update(status="error", msg=job.fail_with)
+        else:
+            data.update(status="SUCCESS", result_url=f"{self.base_url}/files/{job.id}.mp4")
+        return JSONResponse({"code": 0, "msg": "ok", "data": data})
+
+    async def _list(self, _request: Request) -> Response:
+        items = [{"taskId": j.id, "status": "Pending"} for j in reversed(self.jobs.values())]
+        return JSONResponse({"code": 0, "data": {"items": items}})
+
+    async def _file(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        self.video_requests.append(dict(request.headers))
+        if name in self.expired_urls:
+            self.expired_urls.discard(name)
+            return Response("expired", status_code=403)
+        start = 0
+        range_header = request.headers.get("range")
+        if range_header:
+            start = int(range_header.removeprefix("bytes=").split("-")[0])
+        body = self.video[start:]
+        headers = {"Content-Length": str(len(body)), "Accept-Ranges": "bytes"}
+        status = 200
+        if range_header:
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{len(self.video) - 1}/{len(self.video)}"
+        cut = self.cut_after_bytes if self.cuts_left > 0 else None
+        if cut is not None:
+            self.cuts_left -= 1
+
+        async def stream() -> AsyncIterator[bytes]:
+            sent = 0
+            for offset in range(0, len(body), 4096):
+                chunk = body[offset : offset + 4096]
+                if cut is not None and sent + len(chunk) > cut:
+                    yield chunk[: cut - sent]
+                    await asyncio.sleep(0.05)
+                    raise ConnectionResetError("fake: connection cut mid-stream")
+                sent += len(chunk)
+                yield chunk
+
+        return StreamingResponse(
+            stream(), status_code=status, headers=headers, media_type="video/mp4"
+        )
