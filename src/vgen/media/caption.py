@@ -39,7 +39,9 @@ class Caption:
         return frame
 
 
-def _wrap(text: str, font: ImageFont.FreeTypeFont, max_px: float) -> list[str]:
+def _wrap(
+    text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, max_px: float
+) -> list[str]:
     """Greedy word wrap to `max_px`; overlong words are split; extra lines become '...'."""
     lines: list[str] = []
     line = ""
@@ -65,7 +67,9 @@ def _wrap(text: str, font: ImageFont.FreeTypeFont, max_px: float) -> list[str]:
     return lines
 
 
-def _fitting_prefix(word: str, font: ImageFont.FreeTypeFont, max_px: float) -> int:
+def _fitting_prefix(
+    word: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, max_px: float
+) -> int:
     cut = len(word)
     while cut > 1 and font.getlength(word[:cut]) > max_px:
         cut -= 1
@@ -73,7 +77,11 @@ def _fitting_prefix(word: str, font: ImageFont.FreeTypeFont, max_px: float) -> i
 
 
 def _draw_band(
-    lines: list[str], font: ImageFont.FreeTypeFont, *, width: int, line_px: int
+    lines: list[str],
+    font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
+    *,
+    width: int,
+    line_px: int,
 ) -> Image.Image:
     if not lines:
         return Image.new("RGBA", (width, 0))

@@ -11,6 +11,7 @@ from types import TracebackType
 
 import av
 import cv2
+import numpy as np
 
 from vgen.domain.errors import EngineError
 from vgen.media.frame import Frame
@@ -69,7 +70,8 @@ class Mp4Writer:
             )
         i420 = cv2.cvtColor(frame, _TO_I420[frame.shape[2]])
         with _translated_av_errors("encoding a frame"):
-            video_frame = av.VideoFrame.from_numpy_buffer(i420, format="yuv420p")
+            planes = np.ascontiguousarray(i420, dtype=np.uint8)
+            video_frame = av.VideoFrame.from_numpy_buffer(planes, format="yuv420p")
             video_frame.pts = self.frames_written
             self._container.mux(self._stream.encode(video_frame))
         self.frames_written += 1

@@ -69,7 +69,8 @@ class FlowInterpolator:
             dst=self._map,
             interpolation=cv2.INTER_LINEAR,
         )
-        cv2.remap(
+        # OpenCV takes None for map2 (one 2-channel map); its type stubs do not say so.
+        cv2.remap(  # type: ignore[call-overload]
             source, self._map, None, cv2.INTER_LINEAR, dst=out, borderMode=cv2.BORDER_REPLICATE
         )
 
@@ -87,7 +88,9 @@ def _dis_flows(
         cv2.resize(cv2.cvtColor(image, cv2.COLOR_RGBA2GRAY), size, interpolation=cv2.INTER_AREA)
         for image in (first, last)
     ]
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    dis = cv2.DISOpticalFlow_create(  # type: ignore[attr-defined]  # missing from the stubs
+        cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
+    )
     return dis.calc(grey[0], grey[1], None), dis.calc(grey[1], grey[0], None)
 
 

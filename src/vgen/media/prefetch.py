@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -27,7 +27,7 @@ class _Failed:
     error: BaseException
 
 
-def prefetched(items: Iterable[T], *, depth: int) -> Iterator[T]:
+def prefetched(items: Iterable[T], *, depth: int) -> Generator[T, None, None]:
     """Yield the items of `items`, computed on another thread up to `depth` items ahead.
 
     Rendering overlaps encoding this way because OpenCV and PyAV release the GIL in C code.

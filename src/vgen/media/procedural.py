@@ -58,7 +58,8 @@ class ProceduralScene:
         along_y = self._wave_k[:, 1] * self._y[:, None]
         rows = np.hstack([np.sin(along_y), np.cos(along_y)])
         cols = np.hstack([np.cos(along_x), np.sin(along_x)])
-        return (rows @ cols.T) / _WAVES
+        field: npt.NDArray[np.float64] = (rows @ cols.T) / _WAVES
+        return field
 
     def _glow(self, seconds: float) -> npt.NDArray[np.float64]:
         centre = self._orb_base + self._orb_swing * np.sin(
