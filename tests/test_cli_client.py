@@ -165,3 +165,15 @@ def test_batch_retries_failed_creates(live: LiveServer, tmp_path: Path) -> None:
     assert second.returncode == 0, second.stderr
     with live.client() as client:
         assert len(client.get("/v1/veo/videos").json()["data"]) == 2
+
+
+def test_cancel_says_when_the_server_cannot(live: LiveServer) -> None:
+    with live.client() as client:
+        task_id = client.post(
+            "/v1/veo/videos", json={"model": "veo_3_1_fast", "prompt": "x"}
+        ).json()["id"]
+    result = vgen("cancel", task_id, *conn(live))
+    assert result.returncode == 1
+    assert "does not support cancelling" in result.stderr
+    unknown = vgen("cancel", "vgen_" + "0" * 24, *conn(live))
+    assert unknown.returncode == 1 and "No task" in unknown.stderr

@@ -129,3 +129,16 @@ def test_expired_video_url_is_refreshed_once(
     client.download(task, tmp_path / "fresh.mp4")
     assert (tmp_path / "fresh.mp4").read_bytes() == VIDEO
     assert len(reseller.video_requests) == 2
+
+
+def test_wait_gives_up_at_its_timeout_with_the_last_state(
+    reseller: ResellerFake, make_sdk: Callable[..., Any]
+) -> None:
+    from vgen.client import WaitTimeoutError
+
+    client = make_sdk(reseller.base_url, "k")
+    task = client.create("slow")
+    reseller.jobs[task.id].polls_until_done = 1000
+    with pytest.raises(WaitTimeoutError) as timed_out:
+        client.wait(task.id, timeout=0.5)
+    assert timed_out.value.task.id == task.id and timed_out.value.task.status == "processing"

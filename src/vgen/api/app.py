@@ -20,6 +20,7 @@ from vgen.api import files, health, veo
 from vgen.api.auth import Authenticator
 from vgen.api.deps import Services
 from vgen.api.errors import install_error_handlers
+from vgen.api.polling import VgenApp
 from vgen.config import Settings
 from vgen.domain.catalog import ModelCatalog
 from vgen.domain.ids import new_file_id, new_task_id
@@ -53,7 +54,7 @@ def create_app(
         ):
             yield
 
-    app = FastAPI(
+    app = VgenApp(
         title="vgen", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None
     )
     install_error_handlers(app)

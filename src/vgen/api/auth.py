@@ -14,6 +14,7 @@ from vgen.domain.tasks import ApiKey
 from vgen.store.keys import KeyRepository, hash_secret
 
 _MAX_CACHED = 10_000
+_NEGATIVE_TTL_S = 1.0
 
 
 class Authenticator:
@@ -27,7 +28,7 @@ class Authenticator:
         self._keys = keys
         self._ttl_s = ttl_s
         self._clock = clock
-        self._cache: dict[str, tuple[ApiKey, float]] = {}
+        self._cache: dict[str, tuple[ApiKey | None, float]] = {}
 
     async def authenticate(self, authorization: str | None) -> ApiKey:
         """The key named by an `Authorization: Bearer <key>` header.
@@ -40,20 +41,22 @@ class Authenticator:
         now = self._clock()
         cached = self._cache.get(digest)
         if cached is not None and cached[1] > now:
+            if cached[0] is None:
+                raise AuthenticationFailed("Incorrect API key provided.")
             return cached[0]
         key = await self._keys.find_active(secret)
-        if key is None:
-            self._cache.pop(digest, None)
-            raise AuthenticationFailed("Incorrect API key provided.")
         if len(self._cache) >= _MAX_CACHED:
             self._cache.clear()
-        self._cache[digest] = (key, now + self._ttl_s)
+        # Unknown keys are remembered too (briefly), so a flood of bad keys costs no queries.
+        self._cache[digest] = (key, now + (self._ttl_s if key else _NEGATIVE_TTL_S))
+        if key is None:
+            raise AuthenticationFailed("Incorrect API key provided.")
         return key
 
     def forget(self, key_id: str) -> None:
         """Evict a key (after revocation) so this process refuses it immediately."""
         for digest, (key, _) in list(self._cache.items()):
-            if key.id == key_id:
+            if key is not None and key.id == key_id:
                 del self._cache[digest]
 
 

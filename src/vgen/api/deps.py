@@ -30,7 +30,8 @@ class Services:
     intake: ImageIntake
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async on purpose: a plain `def` dependency would cost a thread hop on every request.
     services: Services = request.app.state.services
     return services
 

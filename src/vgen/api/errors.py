@@ -86,10 +86,10 @@ def response_for(exc: VgenError) -> Response:
                 status, exc.message, type_=type_, code=code, param=param, headers=headers
             )
     log.error("unmapped domain error %r", exc)
-    return _internal_error()
+    return internal_error()
 
 
-def _internal_error() -> Response:
+def internal_error() -> Response:
     return error_response(
         500, "The server had an error while processing your request.", type_="server_error"
     )
@@ -128,7 +128,7 @@ async def _on_http_error(_request: Request, exc: Exception) -> Response:
 
 async def _on_unexpected(_request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)
-    return _internal_error()
+    return internal_error()
 
 
 def install_error_handlers(app: FastAPI) -> None:

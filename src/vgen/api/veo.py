@@ -16,7 +16,7 @@ from vgen.api.deps import KeyDep, Services, ServicesDep
 from vgen.api.veo_wire import created_body, parse_create, parse_idempotency_key, task_body
 from vgen.domain.errors import InvalidRequest
 from vgen.domain.states import TaskState
-from vgen.domain.tasks import Task
+from vgen.domain.tasks import Task, TaskStatus
 
 _POLL_AFTER_S = {TaskState.QUEUED: 2, TaskState.PROCESSING: 2}
 _MAX_PAGE = 100
@@ -30,7 +30,7 @@ def request_hash(body: Any) -> str:
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def render_task(services: Services, task: Task, *, now: float) -> dict[str, Any]:
+def render_task(services: Services, task: Task | TaskStatus, *, now: float) -> dict[str, Any]:
     """The §1.2 body; `video_url` is minted fresh, never past the archive's retention end."""
     video_url = None
     expires_at = None
@@ -43,9 +43,13 @@ def render_task(services: Services, task: Task, *, now: float) -> dict[str, Any]
     return task_body(task, video_url=video_url, expires_at=expires_at)
 
 
-def poll_headers(task: Task) -> dict[str, str] | None:
+def poll_headers(task: Task | TaskStatus) -> dict[str, str] | None:
     """Retry-After / openai-poll-after-ms while a task is not terminal (API.md §1.2)."""
-    seconds = _POLL_AFTER_S.get(task.state)
+    return poll_headers_for(task.state)
+
+
+def poll_headers_for(state: TaskState) -> dict[str, str] | None:
+    seconds = _POLL_AFTER_S.get(state)
     if seconds is None:
         return None
     return {"Retry-After": str(seconds), "openai-poll-after-ms": str(seconds * 1000)}
@@ -73,8 +77,12 @@ async def create_video(request: Request, key: KeyDep, services: ServicesDep) -> 
 @router.get("/result/{task_id}")
 @router.get("/veo/videos/{task_id}")
 async def get_video(task_id: str, key: KeyDep, services: ServicesDep) -> Response:
-    """A task's status, progress and, once completed, a signed `video_url`."""
-    task = await services.tasks.get(key.tenant_id, task_id)
+    """A task's status, progress and, once completed, a signed `video_url`.
+
+    (Requests are normally answered by `api.polling` before routing; this route documents
+    the endpoint in OpenAPI and serves any request the fast path passes on.)
+    """
+    task = await services.tasks.get_status(key.tenant_id, task_id)
     return json_response(render_task(services, task, now=time.time()), headers=poll_headers(task))
 
 

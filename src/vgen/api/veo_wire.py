@@ -13,7 +13,7 @@ from vgen.domain.catalog import AspectRatio, Resolution
 from vgen.domain.errors import InvalidRequest
 from vgen.domain.requests import VideoRequest
 from vgen.domain.states import TaskState
-from vgen.domain.tasks import Task
+from vgen.domain.tasks import Task, TaskStatus
 
 MAX_REFERENCES = 3
 MAX_IDEMPOTENCY_KEY_CHARS = 255
@@ -180,7 +180,7 @@ def _callback_url(body: Mapping[str, Any]) -> str | None:
     return value
 
 
-def created_body(task: Task) -> dict[str, Any]:
+def created_body(task: Task | TaskStatus) -> dict[str, Any]:
     return {
         "id": task.id,
         "task_id": task.id,
@@ -196,7 +196,9 @@ def _wire_status(state: TaskState) -> str:
     return TaskState.FAILED.value if state is TaskState.CANCELLED else state.value
 
 
-def task_body(task: Task, *, video_url: str | None, expires_at: int | None) -> dict[str, Any]:
+def task_body(
+    task: Task | TaskStatus, *, video_url: str | None, expires_at: int | None
+) -> dict[str, Any]:
     completed = task.state is TaskState.COMPLETED
     error = task.error
     if task.state is TaskState.CANCELLED:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 
@@ -25,13 +26,13 @@ def new_api_key_secret() -> str:
     return "vgen-sk-" + secrets.token_urlsafe(32)
 
 
+_TASK_ID = re.compile(r"vgen_[0-9a-f]{24}")
+_FILE_ID = re.compile(r"file_[0-9a-f]{24}")
+
+
 def is_task_id(value: str) -> bool:
-    return len(value) == 29 and value.startswith("vgen_") and _is_lower_hex(value[5:])
+    return _TASK_ID.fullmatch(value) is not None
 
 
 def is_file_id(value: str) -> bool:
-    return len(value) == 29 and value.startswith("file_") and _is_lower_hex(value[5:])
-
-
-def _is_lower_hex(text: str) -> bool:
-    return all(c in "0123456789abcdef" for c in text)
+    return _FILE_ID.fullmatch(value) is not None

@@ -37,6 +37,27 @@ class Task:
 
 
 @dataclass(frozen=True)
+class TaskStatus:
+    """What a status query shows: a `Task` without its request (the hot read path skips it)."""
+
+    id: str
+    model: str
+    engine: str
+    state: TaskState
+    progress: int
+    created_at: float
+    completed_at: float | None
+    error: str | None
+    artifact_key: str | None
+    video_seconds: float | None
+    archive_expires_at: float | None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state.is_terminal
+
+
+@dataclass(frozen=True)
 class StoredFile:
     """An uploaded (or fetched) input image, owned by one tenant."""
 

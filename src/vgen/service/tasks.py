@@ -8,7 +8,7 @@ from vgen.domain.catalog import ModelCatalog
 from vgen.domain.errors import InvalidRequest, NotFound
 from vgen.domain.ids import IdFactory, is_task_id
 from vgen.domain.requests import VideoRequest, check_against_model
-from vgen.domain.tasks import Task
+from vgen.domain.tasks import Task, TaskStatus
 from vgen.service.intake import ImageIntake
 from vgen.store.store import Store
 from vgen.store.tasks import NewTask
@@ -84,6 +84,15 @@ class TaskService:
         if task is None:
             raise NotFound(f"No task with id '{task_id}'.")
         return task
+
+    async def get_status(self, tenant_id: str, task_id: str) -> TaskStatus:
+        """The status view of a task; NotFound exactly as `get`."""
+        found = (
+            await self._store.tasks.get_status(tenant_id, task_id) if is_task_id(task_id) else None
+        )
+        if found is None:
+            raise NotFound(f"No task with id '{task_id}'.")
+        return found
 
     async def list(
         self, tenant_id: str, *, limit: int, after: str | None

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from urllib.parse import quote
+
+_URL_SAFE = re.compile(r"[A-Za-z0-9_./-]+")
 
 
 class UrlSigner:
@@ -18,12 +21,14 @@ class UrlSigner:
 
     def _signature(self, path: str, expires_at: int) -> str:
         message = f"{path}\n{expires_at}".encode()
-        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+        return hmac.digest(self._secret, message, hashlib.sha256).hex()
 
     def mint_url(self, path: str, *, expires_at: int) -> str:
         """An absolute URL for `path` (e.g. `vgen_x/video.mp4`) valid until `expires_at`."""
         sig = self._signature(path, expires_at)
-        return f"{self._public_url}/v1/files/{quote(path)}?exp={expires_at}&sig={sig}"
+        # Minted paths are made of ids and fixed names; quote only what could need it.
+        safe = path if _URL_SAFE.fullmatch(path) else quote(path)
+        return f"{self._public_url}/v1/files/{safe}?exp={expires_at}&sig={sig}"
 
     def is_valid(self, path: str, *, expires_at: str, signature: str, now: float) -> bool:
         if not expires_at.isdigit() or int(expires_at) < now:

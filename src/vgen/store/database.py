@@ -9,7 +9,7 @@ PostgreSQL goes through SQLAlchemy's asyncio engine (psycopg 3).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -62,11 +62,15 @@ class Database:
         if self.dialect == "sqlite":
             self._sync_engine = _sqlite_engine(self.url)
             self._conn: Connection | None = self._sync_engine.connect()
+            self._raw: Any = self._conn.connection.driver_connection
             self._async_engine = None
         else:
             self._sync_engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
             self._conn = None
-            self._async_engine = create_async_engine(self.url, pool_size=10, max_overflow=10)
+            self._raw = None
+            # Sized for many concurrent polls: a pool smaller than the concurrency keeps
+            # opening and closing connections under load.
+            self._async_engine = create_async_engine(self.url, pool_size=20, max_overflow=40)
 
     @property
     def is_sqlite(self) -> bool:
@@ -87,16 +91,29 @@ class Database:
 
     def raw_sqlite(self) -> Any:
         """The DB-API sqlite3 connection, for the hottest read path only."""
-        assert self._conn is not None
-        return self._conn.connection.driver_connection
+        return self._raw
 
-    async def fetch_one(self, stmt: Executable) -> RowMapping | None:
-        rows = await self.fetch_all(stmt)
+    async def fetch_one(
+        self, stmt: Executable, params: Mapping[str, Any] | None = None
+    ) -> RowMapping | None:
+        rows = await self.fetch_all(stmt, params)
         return rows[0] if rows else None
 
-    async def fetch_all(self, stmt: Executable) -> Sequence[RowMapping]:
-        async with self.transaction() as tx:
-            return await tx.fetch_all(stmt)
+    async def fetch_all(
+        self, stmt: Executable, params: Mapping[str, Any] | None = None
+    ) -> Sequence[RowMapping]:
+        """One read statement, outside any explicit transaction."""
+        if self._conn is not None:
+            with _translated():
+                rows = self._conn.execute(stmt, params).mappings().all()
+                self._conn.commit()
+                return rows
+        assert self._async_engine is not None
+        with _translated():
+            async with self._async_engine.connect() as conn:
+                # Autocommit: a lone SELECT needs no BEGIN/COMMIT round trips.
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                return (await conn.execute(stmt, params)).mappings().all()
 
     async def execute(self, stmt: Executable) -> int:
         async with self.transaction() as tx:

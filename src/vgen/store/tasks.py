@@ -12,7 +12,7 @@ from sqlalchemy.engine import RowMapping
 from vgen.domain.errors import IdempotencyConflict, StoreError
 from vgen.domain.requests import VideoRequest
 from vgen.domain.states import TaskState
-from vgen.domain.tasks import Task
+from vgen.domain.tasks import Task, TaskStatus
 from vgen.store.database import Database
 from vgen.store.tables import tasks
 
@@ -29,6 +29,16 @@ class NewTask:
     deadline_at: float
     idempotency_key: str | None = None
     request_hash: str | None = None
+
+
+_STATUS_COLUMNS = (
+    "id", "model", "engine", "state", "progress", "created_at", "completed_at", "error",
+    "artifact_key", "video_seconds", "archive_expires_at",
+)  # fmt: skip
+_STATUS_SQL = f"SELECT {', '.join(_STATUS_COLUMNS)} FROM tasks WHERE id = ? AND tenant_id = ?"
+_STATUS_QUERY = sa.select(*(tasks.c[name] for name in _STATUS_COLUMNS)).where(
+    tasks.c.id == sa.bindparam("task_id"), tasks.c.tenant_id == sa.bindparam("tenant_id")
+)
 
 
 def row_to_task(row: RowMapping) -> Task:
@@ -125,6 +135,21 @@ class TaskRepository:
             sa.select(tasks).where(tasks.c.id == task_id, tasks.c.tenant_id == tenant_id)
         )
         return row_to_task(row) if row else None
+
+    async def get_status(self, tenant_id: str, task_id: str) -> TaskStatus | None:
+        """The status view of a task: the one query status polling makes, so it is the
+        cheapest read the database offers (a raw prepared statement on SQLite)."""
+        if self._db.is_sqlite:
+            found = self._db.raw_sqlite().execute(_STATUS_SQL, (task_id, tenant_id)).fetchone()
+        else:
+            row = await self._db.fetch_one(
+                _STATUS_QUERY, {"task_id": task_id, "tenant_id": tenant_id}
+            )
+            found = tuple(row[c] for c in _STATUS_COLUMNS) if row else None
+        if found is None:
+            return None
+        task_id, model, engine, state, *rest = found
+        return TaskStatus(task_id, model, engine, TaskState(state), *rest)
 
     async def get_any(self, task_id: str) -> Task | None:
         """A task by id regardless of tenant: for workers and signed-URL checks only."""

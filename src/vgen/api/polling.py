@@ -1,0 +1,75 @@
+"""The fast path for status polling, the hottest request a task service gets.
+
+`GET /v1/result/{id}` and its aliases are answered by `VgenApp.__call__` before FastAPI's own
+request handling (telemetry checks, middleware, routing, dependency injection cost several
+times the request itself). The behaviour is the route's in `api/veo.py`: same auth, same body,
+same errors via `api/errors.response_for`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import time
+
+import orjson
+from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
+
+from vgen.api.deps import Services
+from vgen.api.errors import internal_error, response_for
+from vgen.api.veo import poll_headers_for, render_task
+from vgen.domain.errors import VgenError
+from vgen.domain.states import TaskState
+
+log = logging.getLogger(__name__)
+
+_POLL_PATH = re.compile(r"^(?:/kyyReactApiServer/v1|/v1)?/(?:result|veo/videos)/([^/]+)$")
+
+
+class VgenApp(FastAPI):
+    """FastAPI, with status polls answered before FastAPI's own request handling."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            match = _POLL_PATH.match(scope["path"])
+            if match is not None:
+                await answer_poll(self.state.services, match.group(1), scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
+async def answer_poll(
+    services: Services, task_id: str, scope: Scope, receive: Receive, send: Send
+) -> None:
+    try:
+        key = await services.auth.authenticate(_header(scope, b"authorization"))
+        task = await services.tasks.get_status(key.tenant_id, task_id)
+        body = orjson.dumps(render_task(services, task, now=time.time()))
+    except VgenError as exc:
+        await response_for(exc)(scope, receive, send)
+        return
+    except Exception:
+        log.exception("unhandled error answering a status poll")
+        await internal_error()(scope, receive, send)
+        return
+    headers = [(b"content-length", str(len(body)).encode()), *_fixed_headers(task.state)]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+@functools.cache
+def _fixed_headers(state: TaskState) -> tuple[tuple[bytes, bytes], ...]:
+    """Content type and poll hints, encoded once per state (they depend on nothing else)."""
+    hints = poll_headers_for(state) or {}
+    encoded = tuple((k.lower().encode(), v.encode()) for k, v in hints.items())
+    return ((b"content-type", b"application/json"), *encoded)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            decoded: str = value.decode("latin-1")
+            return decoded
+    return None
