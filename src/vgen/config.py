@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     worker_idle_poll_seconds: float = 0.5
     local_processes: int = 2
 
+    relay_base_url: str | None = Field(
+        default=None, description="A Veo-task-dialect server (reseller, other vgen) for Veo models"
+    )
+    relay_api_key: str | None = None
+    relay_poll_interval_seconds: float = 30.0
+    relay_first_poll_seconds: float = 60.0
+
     max_prompt_chars: int = 8000
     max_body_bytes: int = 128 * 1024 * 1024
     max_image_bytes: int = 20 * 1024 * 1024

@@ -42,7 +42,7 @@ async def test_render_reports_rising_progress(engine: LocalEngine, tmp_path: Pat
     output = tmp_path / "out.mp4"
     reporter = RecordingReporter()
     job = EngineJob("vgen_t", VideoRequest(model="veo_3_1_fast", prompt="p"), {}, output)
-    await engine.generate(job, reporter)
+    await engine.advance(job, reporter)
     assert decode_mp4(output.read_bytes()).frames == 192
     assert reporter.progress == sorted(reporter.progress) and len(reporter.progress) >= 2
     assert 0 < max(reporter.progress) <= 99
@@ -61,7 +61,7 @@ async def test_abandoned_render_stops_and_cleans_up(engine: LocalEngine, tmp_pat
                 group.cancel_scope.cancel()
 
             group.start_soon(abandon_once_rendering)
-            await engine.generate(EngineJob("vgen_t", request, {}, output), reporter)
+            await engine.advance(EngineJob("vgen_t", request, {}, output), reporter)
     started = time.monotonic()
     # A 4K render takes ~30 s; abandoned, the child stops at its next progress check and the
     # renderer deletes its partial file. Both the output and the cancel marker disappear.
@@ -71,5 +71,5 @@ async def test_abandoned_render_stops_and_cleans_up(engine: LocalEngine, tmp_pat
     small = tmp_path / "small.mp4"
     job = EngineJob("vgen_u", VideoRequest(model="veo_3_1_fast", prompt="q"), {}, small)
     with anyio.fail_after(60):
-        await engine.generate(job, RecordingReporter())
+        await engine.advance(job, RecordingReporter())
     assert decode_mp4(small.read_bytes()).frames == 192

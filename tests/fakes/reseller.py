@@ -38,6 +38,9 @@ class ResellerFake:
     creates: list[dict[str, Any]] = field(default_factory=list)
     idempotency_keys: list[str | None] = field(default_factory=list)
     video_requests: list[dict[str, str]] = field(default_factory=list)
+    polls_until_done: int = 2
+    reject_submits_with: str | None = None
+    done_without_video: bool = False
     base_url: str = ""
 
     def app(self) -> Starlette:
@@ -67,9 +70,15 @@ class ResellerFake:
         if (throttled := self._throttled()) is not None:
             return throttled
         body = await request.json()
+        if self.reject_submits_with:
+            return JSONResponse({"code": 400, "msg": self.reject_submits_with}, status_code=400)
         self.creates.append(body)
         self.idempotency_keys.append(request.headers.get("idempotency-key"))
-        job = FakeJob(id=f"r{len(self.creates):04d}", prompt=body["prompt"])
+        job = FakeJob(
+            id=f"r{len(self.creates):04d}",
+            prompt=body["prompt"],
+            polls_until_done=self.polls_until_done,
+        )
         if "fail" in body["prompt"]:
             job.fail_with = "Content policy violation: prompt rejected"
         self.jobs[job.id] = job
@@ -87,6 +96,8 @@ class ResellerFake:
             data.update(status="RUNNING", progress=f"{40 * job.polls}%")
         elif job.fail_with:
             data.update(status="error", msg=job.fail_with)
+        elif self.done_without_video:
+            data.update(status="succeeded")
         else:
             data.update(status="SUCCESS", result_url=f"{self.base_url}/files/{job.id}.mp4")
         return JSONResponse({"code": 0, "msg": "ok", "data": data})

@@ -104,13 +104,20 @@ async def test_terminal_task_is_never_claimed_or_changed(store: Store) -> None:
     assert task is not None and task.state is TaskState.FAILED and task.error == "boom"
 
 
-async def test_released_task_waits_until_available(store: Store) -> None:
+async def test_parked_task_stays_processing_until_its_next_poll(store: Store) -> None:
     task_id = await add_task(store)
     await store.queue.claim_next("w1", now=T0, lease_s=30)
-    assert await store.queue.release(task_id, "w1", available_at=T0 + 10, now=T0 + 1)
+    assert await store.queue.record_upstream_id(task_id, "w1", upstream_id="up-1", now=T0)
+    assert await store.queue.park(task_id, "w1", until=T0 + 10, now=T0 + 1)
+    parked = await store.tasks.get("t1", task_id)
+    assert parked is not None and parked.state is TaskState.PROCESSING
+    assert parked.lease_owner is None and parked.upstream_id == "up-1"
+    # Parked means let go: the old owner can no longer write.
+    assert not await store.queue.report_progress(task_id, "w1", progress=5, now=T0 + 2)
     assert await store.queue.claim_next("w2", now=T0 + 5, lease_s=30) is None
-    again = await store.queue.claim_next("w2", now=T0 + 10, lease_s=30)
+    again = await store.queue.claim_next("w2", now=T0 + 10.5, lease_s=30)
     assert again is not None and again.id == task_id and again.attempts == 2
+    assert again.upstream_id == "up-1"
 
 
 async def test_overdue_tasks_fail_with_a_clear_error(store: Store) -> None:

@@ -25,6 +25,7 @@ from vgen.config import Settings
 from vgen.domain.catalog import ModelCatalog
 from vgen.domain.ids import new_file_id, new_task_id
 from vgen.engines.base import Engine
+from vgen.engines.registry import build_engines, engine_http_client, engine_router
 from vgen.media.image_check import ImageLimits
 from vgen.service.bootstrap import load_signing_secret
 from vgen.service.intake import ImageIntake
@@ -80,21 +81,31 @@ async def _running(
         store = await anyio.to_thread.run_sync(Store.open, settings.resolved_database_url())
     if storage is None:
         storage = LocalDiskStorage(settings.data_dir / "archive")
+    engine_http = engine_http_client()
     owns_engines = engines is None
     if engines is None:
-        from vgen.engines.local import LocalEngine
-
-        engines = {"local": LocalEngine(processes=settings.local_processes)}
+        engines = build_engines(settings, http_client=engine_http)
     # Image fetching pins the validated IP, so no proxies from the environment (trust_env).
     http_client = httpx.AsyncClient(
         follow_redirects=False, trust_env=False, timeout=settings.image_fetch_timeout_seconds
     )
+    signer = UrlSigner(
+        load_signing_secret(settings.signing_secret, settings.data_dir),
+        public_url=settings.resolved_public_url(),
+    )
     worker = None
     if settings.run_worker:
         worker = Worker(
-            store=store, engines=engines, storage=storage, settings=settings, clock=clock
+            store=store,
+            engines=engines,
+            storage=storage,
+            settings=settings,
+            clock=clock,
+            signer=signer,
         )
-    app.state.services = _services(settings, store, storage, engines, http_client, clock, worker)
+    app.state.services = _services(
+        settings, store, storage, engines, http_client, clock, worker, signer
+    )
     app.state.worker = worker
     try:
         async with anyio.create_task_group() as group:
@@ -111,6 +122,7 @@ async def _running(
             group.cancel_scope.cancel()
     finally:
         await http_client.aclose()
+        await engine_http.aclose()
         if owns_engines:
             for engine in engines.values():
                 await engine.aclose()
@@ -126,6 +138,7 @@ def _services(
     http_client: httpx.AsyncClient,
     clock: Callable[[], float],
     worker: Worker | None,
+    signer: UrlSigner,
 ) -> Services:
     intake = ImageIntake(
         files=store.files,
@@ -141,20 +154,15 @@ def _services(
         clock=clock,
         id_factory=new_file_id,
     )
-    default_engine = "local" if "local" in engines else next(iter(engines))
     tasks = TaskService(
         store=store,
         catalog=ModelCatalog.with_builtins(),
         intake=intake,
-        route_engine=lambda _model: default_engine,
+        route_engine=engine_router(engines),
         deadline_s=settings.task_deadline_seconds,
         clock=clock,
         id_factory=new_task_id,
         on_enqueue=worker.wake if worker is not None else (lambda: None),
-    )
-    signer = UrlSigner(
-        load_signing_secret(settings.signing_secret, settings.data_dir),
-        public_url=settings.resolved_public_url(),
     )
     return Services(
         settings=settings,

@@ -54,6 +54,23 @@ async def upload_file(request: Request, key: KeyDep, services: ServicesDep) -> R
     )
 
 
+@router.api_route("/files/inputs/{file_id}", methods=["GET", "HEAD"])
+async def download_input(
+    file_id: str, services: ServicesDep, exp: str = "", sig: str = ""
+) -> Response:
+    """Serve an input image to an upstream engine that fetches images by URL (signed, like
+    video URLs: vgen mints them for the upstream; they expire)."""
+    if not services.signer.is_valid(
+        f"inputs/{file_id}", expires_at=exp, signature=sig, now=time.time()
+    ):
+        raise PermissionDenied("This file URL is invalid or has expired.")
+    stored = await services.store.files.get_any(file_id)
+    local = await services.storage.local_path(stored.storage_key) if stored else None
+    if stored is None or local is None:
+        raise NotFound("This file is no longer available.")
+    return FileResponse(local, media_type=stored.mime_type)
+
+
 @router.api_route("/files/{task_id}/video.mp4", methods=["GET", "HEAD"])
 async def download_video(
     task_id: str, services: ServicesDep, exp: str = "", sig: str = ""

@@ -101,17 +101,29 @@ def worker(
 async def _run_worker(settings: Settings, *, drain: bool) -> None:
     import anyio
 
-    from vgen.engines.local import LocalEngine
+    from vgen.engines.registry import build_engines, engine_http_client
+    from vgen.service.bootstrap import load_signing_secret
     from vgen.storage.local_disk import LocalDiskStorage
+    from vgen.storage.signing import UrlSigner
     from vgen.store.store import Store
     from vgen.worker.runner import Worker
     from vgen.worker.sweeper import Sweeper
 
     store = Store.open(settings.resolved_database_url())
     storage = LocalDiskStorage(settings.data_dir / "archive")
-    engine = LocalEngine(processes=settings.local_processes)
+    http_client = engine_http_client()
+    engines = build_engines(settings, http_client=http_client)
+    signer = UrlSigner(
+        load_signing_secret(settings.signing_secret, settings.data_dir),
+        public_url=settings.resolved_public_url(),
+    )
     runner = Worker(
-        store=store, engines={"local": engine}, storage=storage, settings=settings, clock=time.time
+        store=store,
+        engines=engines,
+        storage=storage,
+        settings=settings,
+        clock=time.time,
+        signer=signer,
     )
     sweeper = Sweeper(
         store=store, storage=storage, clock=time.time, interval_s=settings.sweep_interval_seconds
@@ -124,5 +136,7 @@ async def _run_worker(settings: Settings, *, drain: bool) -> None:
             group.start_soon(sweeper.run)
             await runner.run()
     finally:
-        await engine.aclose()
+        for engine in engines.values():
+            await engine.aclose()
+        await http_client.aclose()
         await store.close()

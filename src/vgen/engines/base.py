@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -24,6 +24,15 @@ class EngineJob:
     images: Mapping[str, Path]
     output_path: Path
     upstream_id: str | None = None
+    image_urls: Mapping[str, str] = field(default_factory=dict)
+    """The same images as signed URLs served by vgen, for upstreams that fetch by URL."""
+
+
+@dataclass(frozen=True)
+class PollLater:
+    """The job runs upstream: persist nothing more and call `advance` again in `after_s`."""
+
+    after_s: float
 
 
 class JobReporter(Protocol):
@@ -39,7 +48,12 @@ class JobReporter(Protocol):
 
 
 class Engine(Protocol):
-    """Turns a job into an MP4 at `job.output_path`.
+    """Moves a job towards an MP4 at `job.output_path`, one `advance` at a time.
+
+    A local engine renders in one call. A remote one submits (recording the upstream id before
+    it returns), then polls once per call, returning `PollLater` until the upstream is done,
+    and finally downloads. Between calls the worker holds nothing: the task row is parked until
+    the next poll is due, so a worker can watch any number of remote jobs.
 
     Raises `UpstreamUnavailable` for transient trouble (the task is retried later) and
     `UpstreamRejected` / `ContentFiltered` / `EngineError` when the task must fail.
@@ -47,8 +61,8 @@ class Engine(Protocol):
 
     name: str
 
-    async def generate(self, job: EngineJob, reporter: JobReporter) -> None:
-        """Produce the video for `job`, reporting progress as it goes."""
+    async def advance(self, job: EngineJob, reporter: JobReporter) -> PollLater | None:
+        """Do the next step; None means the video is at `job.output_path`."""
         ...
 
     async def aclose(self) -> None:

@@ -20,7 +20,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from vgen.domain.errors import EngineError, UpstreamUnavailable
-from vgen.engines.base import EngineJob, JobReporter
+from vgen.engines.base import EngineJob, JobReporter, PollLater
 from vgen.media.renderer import RenderJob, RenderStats, render_video
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,8 @@ class LocalEngine:
             if key in self._progress:
                 self._progress[key] = (done, total)
 
-    async def generate(self, job: EngineJob, reporter: JobReporter) -> None:
+    async def advance(self, job: EngineJob, reporter: JobReporter) -> PollLater | None:
+        """Render the whole video now (the local engine never needs to poll)."""
         key = f"{job.task_id}:{job.output_path.name}"
         cancel_marker = job.output_path.with_name(job.output_path.name + ".cancel")
         self._progress[key] = (0, 1)
@@ -144,6 +145,7 @@ class LocalEngine:
                     await reporter.report_progress(percent)
                     last_percent = percent
             wrapped.result()
+            return None
         except BrokenProcessPool as exc:
             # A render process died (e.g. killed by the OS); start a fresh pool and retry later.
             self._pool = None

@@ -31,6 +31,9 @@ class FileRepository:
         row = await self._db.fetch_one(
             sa.select(files).where(files.c.id == file_id, files.c.tenant_id == tenant_id)
         )
-        if row is None:
-            return None
-        return StoredFile(**{c.name: row[c.name] for c in files.c})
+        return StoredFile(**{c.name: row[c.name] for c in files.c}) if row else None
+
+    async def get_any(self, file_id: str) -> StoredFile | None:
+        """A file regardless of tenant: only for URLs whose signature already proved access."""
+        row = await self._db.fetch_one(sa.select(files).where(files.c.id == file_id))
+        return StoredFile(**{c.name: row[c.name] for c in files.c}) if row else None

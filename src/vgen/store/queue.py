@@ -112,16 +112,11 @@ class TaskQueue:
             lease_expires_at=None,
         )
 
-    async def release(self, task_id: str, owner: str, *, available_at: float, now: float) -> bool:
-        """Hand a task back to the queue (e.g. on shutdown, or to retry a transient error later)."""
+    async def park(self, task_id: str, owner: str, *, until: float, now: float) -> bool:
+        """Keep a task `processing` but give up its lease until `until` (the next upstream
+        poll); `claim_next` takes it again then, as it would a lapsed lease."""
         return await self._update_owned(
-            task_id,
-            owner,
-            state=_QUEUED,
-            available_at=available_at,
-            updated_at=now,
-            lease_owner=None,
-            lease_expires_at=None,
+            task_id, owner, lease_owner=None, lease_expires_at=until, updated_at=now
         )
 
     async def fail_overdue(self, *, now: float) -> list[str]:

@@ -21,8 +21,9 @@ from vgen.domain.tasks import Task
 from vgen.engines.base import Engine, EngineJob
 from vgen.media.probe import probe_video
 from vgen.storage.base import ArchiveStorage
+from vgen.storage.signing import UrlSigner
 from vgen.store.store import Store
-from vgen.worker.inputs import resolve_images
+from vgen.worker.inputs import ASSET_SCHEME, resolve_images
 from vgen.worker.outcome import Fail, Retry, decide
 
 log = logging.getLogger(__name__)
@@ -63,12 +64,14 @@ class Worker:
         settings: Settings,
         clock: Clock,
         owner_id: str | None = None,
+        signer: UrlSigner | None = None,
     ) -> None:
         self._store = store
         self._engines = engines
         self._storage = storage
         self._settings = settings
         self._clock = clock
+        self._signer = signer
         self.owner_id = owner_id or f"{socket.gethostname()}-{secrets.token_hex(4)}"
         self._wake = anyio.Event()
         self._running = 0
@@ -129,10 +132,10 @@ class Worker:
         except LeaseLost:
             log.warning("lease lost; leaving task to its new owner", extra={"task_id": task.id})
         except anyio.get_cancelled_exc_class():
+            # Shutting down: hand the task straight back (still `processing`, due now).
             with anyio.CancelScope(shield=True):
-                await self._store.queue.release(
-                    task.id, self.owner_id, available_at=self._clock(), now=self._clock()
-                )
+                now = self._clock()
+                await self._store.queue.park(task.id, self.owner_id, until=now, now=now)
             raise
         except Exception as exc:  # noqa: BLE001 - every failure is mapped by `decide`
             await self._settle_failure(task, exc)
@@ -151,17 +154,44 @@ class Worker:
         engine = self._engines[task.engine]
         images = await resolve_images(task, files=self._store.files, storage=self._storage)
         output = self._storage.staging_dir() / f"{task.id}-{task.attempts}.mp4"
-        job = EngineJob(task.id, task.request, images, output, upstream_id=task.upstream_id)
+        job = EngineJob(
+            task.id,
+            task.request,
+            images,
+            output,
+            upstream_id=task.upstream_id,
+            image_urls=self._image_urls(task),
+        )
         reporter = _Reporter(self._store, task, self.owner_id, self._clock)
         try:
             with anyio.fail_after(max(0.0, task.deadline_at - self._clock())):
-                await engine.generate(job, reporter)
+                later = await engine.advance(job, reporter)
+            if later is not None:
+                await self._park(task, after_s=later.after_s)
+                return
             info = await anyio.to_thread.run_sync(probe_video, str(output))
             if info.frames == 0:
                 raise EngineError("the engine finished without a playable video")
             await self._archive(task, output, video_seconds=info.duration_s)
         finally:
             output.unlink(missing_ok=True)
+
+    def _image_urls(self, task: Task) -> dict[str, str]:
+        if self._signer is None:
+            return {}
+        expires_at = int(self._clock() + self._settings.signed_url_ttl_seconds)
+        return {
+            field: self._signer.mint_url(
+                f"inputs/{ref.removeprefix(ASSET_SCHEME)}", expires_at=expires_at
+            )
+            for field, ref in task.request.image_refs().items()
+        }
+
+    async def _park(self, task: Task, *, after_s: float) -> None:
+        now = self._clock()
+        until = min(now + max(after_s, 0.0), task.deadline_at)
+        if not await self._store.queue.park(task.id, self.owner_id, until=until, now=now):
+            raise LeaseLost(task.id)
 
     async def _archive(self, task: Task, output: Path, *, video_seconds: float) -> None:
         key = f"videos/{task.id}/{self.owner_id}-{task.attempts}.mp4"
@@ -194,9 +224,11 @@ class Worker:
         outcome = decide(exc, attempts=task.attempts)
         now = self._clock()
         if isinstance(outcome, Retry) and now + outcome.after_s < task.deadline_at:
-            log.warning("transient engine error, retrying", extra={"task_id": task.id})
-            await self._store.queue.release(
-                task.id, self.owner_id, available_at=now + outcome.after_s, now=now
+            log.warning("transient engine error, retrying: %s", exc, extra={"task_id": task.id})
+            # Parked, not requeued: the task keeps showing `processing`, and an upstream job
+            # it may already have is polled again, never submitted again.
+            await self._store.queue.park(
+                task.id, self.owner_id, until=now + outcome.after_s, now=now
             )
             return
         message = outcome.error if isinstance(outcome, Fail) else str(exc)

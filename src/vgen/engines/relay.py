@@ -1,0 +1,150 @@
+"""`relay`: any server speaking the Veo task dialect — the reseller itself, or another vgen
+(ENGINES.md §2). Responses are read by `wire.veo_task`, which the SDK shares.
+
+Invariant: a job is submitted at most once; from the moment the upstream id is known it is
+only ever polled (the id is recorded before `advance` returns).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import httpx
+
+from vgen.domain.errors import EngineError, UpstreamRejected, UpstreamUnavailable
+from vgen.engines.base import EngineJob, JobReporter, PollLater
+from vgen.engines.download import download_video
+from vgen.wire.veo_task import MalformedResponse, RemoteStatus, read_error, read_task, unwrap
+
+_TRANSIENT_STATUSES = {401, 408, 409, 425, 429, 500, 502, 503, 504}
+
+
+class RelayEngine:
+    def __init__(
+        self,
+        *,
+        name: str = "relay",
+        base_url: str,
+        api_key: str | None,
+        client: httpx.AsyncClient,
+        poll_interval_s: float = 30.0,
+        first_poll_s: float = 60.0,
+        model_map: Mapping[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self._base = base_url.rstrip("/")
+        self._auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = client
+        self._poll_interval_s = poll_interval_s
+        self._first_poll_s = first_poll_s
+        self._model_map = dict(model_map or {})
+
+    async def advance(self, job: EngineJob, reporter: JobReporter) -> PollLater | None:
+        """Submit once, then poll once per call; download when the upstream is done."""
+        if job.upstream_id is None:
+            upstream_id = await self._submit(job)
+            await reporter.record_upstream_id(upstream_id)
+            return PollLater(self._first_poll_s)
+        remote = await self._poll(job.upstream_id)
+        if remote.status is RemoteStatus.FAILED:
+            raise UpstreamRejected(remote.error or "the upstream reported the task failed")
+        if remote.status is not RemoteStatus.COMPLETED:
+            if remote.progress is not None:
+                await reporter.report_progress(min(remote.progress, 99))
+            return PollLater(self._poll_interval_s)
+        if not remote.video_url:
+            raise EngineError("the upstream finished without a video")
+        await download_video(self._client, remote.video_url, job.output_path)
+        return None
+
+    def submit_body(self, job: EngineJob) -> dict[str, Any]:
+        request = job.request
+        body: dict[str, Any] = {
+            "model": self._model_map.get(request.model, request.model),
+            "prompt": request.prompt,
+            "resolution": request.resolution.value,
+            "aspect_ratio": request.aspect_ratio.value,
+        }
+        urls = job.image_urls
+        if request.references:
+            body["input_reference"] = [
+                urls[f"input_reference[{i}]"] for i in range(len(request.references))
+            ]
+        for field in ("first_image", "last_image"):
+            if field in urls:
+                body[field] = urls[field]
+        optional = {"negative_prompt": request.negative_prompt, "seed": request.seed}
+        body.update({k: v for k, v in optional.items() if v is not None})
+        return body
+
+    async def _submit(self, job: EngineJob) -> str:
+        # The task id as Idempotency-Key: if the answer to an accepted submit is lost, an
+        # upstream that honours the header (vgen does) hands back the same job, not a new one.
+        headers = {**self._auth, "Idempotency-Key": job.task_id}
+        with _translated("submit"):
+            response = await self._client.post(
+                f"{self._base}/v1/veo/videos", json=self.submit_body(job), headers=headers
+            )
+        body = _checked(response, during="submit")
+        try:
+            return read_task(body, default_status=RemoteStatus.QUEUED).id
+        except MalformedResponse as exc:
+            raise UpstreamRejected(f"the upstream's answer to submit was unusable: {exc}") from exc
+
+    async def _poll(self, upstream_id: str) -> Any:
+        with _translated("poll"):
+            response = await self._client.get(
+                f"{self._base}/v1/result/{upstream_id}", headers=self._auth
+            )
+        body = _checked(response, during="poll")
+        try:
+            return read_task(body, expected_id=upstream_id)
+        except MalformedResponse as exc:
+            raise UpstreamUnavailable(f"unreadable poll answer: {exc}") from exc
+
+    async def aclose(self) -> None:
+        """The HTTP client is shared and closed by its owner."""
+
+
+@contextlib.contextmanager
+def _translated(during: str) -> Iterator[None]:
+    try:
+        yield
+    except httpx.TransportError as exc:
+        raise UpstreamUnavailable(f"upstream {during} failed: {exc.__class__.__name__}") from exc
+
+
+def _checked(response: httpx.Response, *, during: str) -> Any:
+    """The JSON body of a successful answer; transient failures raise UpstreamUnavailable
+    (with the upstream's Retry-After), permanent ones UpstreamRejected with its message."""
+    status = response.status_code
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if status < 400 and body is not None:
+        envelope_code = body.get("code") if isinstance(body, Mapping) else None
+        if isinstance(envelope_code, int) and envelope_code not in (0, 200):
+            raise UpstreamRejected(_message(body) or f"upstream {during} error {envelope_code}")
+        return body
+    if status < 400 or status in _TRANSIENT_STATUSES or status >= 500:
+        raise UpstreamUnavailable(
+            f"upstream {during} answered HTTP {status}", retry_after_s=_retry_after(response)
+        )
+    raise UpstreamRejected(_message(body) or f"upstream {during} answered HTTP {status}")
+
+
+def _message(body: Any) -> str | None:
+    if not isinstance(body, Mapping):
+        return None
+    return read_error(body) or read_error(unwrap(body))
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after", "")
+    try:
+        return float(value)
+    except ValueError:
+        return None
