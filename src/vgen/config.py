@@ -5,9 +5,12 @@
 
 from __future__ import annotations
 
+import os
+import tomllib
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,6 +45,9 @@ class Settings(BaseSettings):
     worker_idle_poll_seconds: float = 0.5
     local_processes: int = 2
 
+    config: Path | None = Field(default=None, description="vgen.toml: engines, routes, models")
+    gemini_api_key: str | None = Field(default=None, description="Route Veo models to Gemini")
+    gemini_base_url: str = "https://generativelanguage.googleapis.com"
     relay_base_url: str | None = Field(
         default=None, description="A Veo-task-dialect server (reseller, other vgen) for Veo models"
     )
@@ -67,3 +73,92 @@ class Settings(BaseSettings):
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
         return f"http://{host}:{self.port}"
+
+
+class TargetConfig(BaseModel):
+    """One engine target of the routing file (`[targets.NAME]` in vgen.toml)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["local", "relay", "gemini", "openai"]
+    base_url: str | None = None
+    api_key: str | None = None
+    api_key_env: str | None = Field(default=None, description="Read the key from this variable")
+    models: dict[str, str] = Field(default_factory=dict, description="public → upstream model")
+    max_concurrent: int | None = Field(default=None, ge=1)
+    poll_interval_seconds: float | None = Field(default=None, gt=0)
+    first_poll_seconds: float | None = Field(default=None, ge=0)
+    task_deadline_seconds: float | None = Field(default=None, gt=0)
+
+    def resolved_api_key(self) -> str | None:
+        if self.api_key:
+            return self.api_key
+        return os.environ.get(self.api_key_env) if self.api_key_env else None
+
+
+class CatalogModelConfig(BaseModel):
+    """A model the operator adds to the catalog (`[[models]]` in vgen.toml)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str = ""
+    resolutions: list[str] = Field(default_factory=lambda: ["720p", "1080p", "4K"])
+    modes: list[str] = Field(
+        default_factory=lambda: ["text", "first_frame", "first_last", "references"]
+    )
+    durations: list[int] = Field(default_factory=lambda: [8])
+    typical_seconds: float = 60.0
+
+
+class RoutingConfig(BaseModel):
+    """Engine targets, routes (public model → ordered targets; `"*"` for the rest) and extra
+    catalog models. Built from vgen.toml, or from the `VGEN_GEMINI_*` / `VGEN_RELAY_*`
+    shortcuts, or empty (everything renders on `local`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    targets: dict[str, TargetConfig] = Field(default_factory=dict)
+    routes: dict[str, list[str]] = Field(default_factory=dict)
+    models: list[CatalogModelConfig] = Field(default_factory=list)
+
+
+VEO_MODEL_NAMES = ("veo_3_1_fast", "veo_3_1_pro", "veo_3_1_fast_stable", "veo_3_1_pro_stable")
+
+
+def load_routing(settings: Settings) -> RoutingConfig:
+    """The routing file named by `settings.config` (VGEN_CONFIG / --config) if any, plus the
+    environment shortcuts for the Veo models that the file does not route itself."""
+    routing = RoutingConfig()
+    if settings.config is not None:
+        with settings.config.open("rb") as handle:
+            routing = RoutingConfig.model_validate(tomllib.load(handle))
+    shortcut_targets: list[str] = []
+    if settings.gemini_api_key:
+        routing.targets.setdefault(
+            "gemini",
+            TargetConfig(
+                type="gemini", api_key=settings.gemini_api_key, base_url=settings.gemini_base_url
+            ),
+        )
+        shortcut_targets.append("gemini")
+    if settings.relay_base_url:
+        routing.targets.setdefault(
+            "relay",
+            TargetConfig(
+                type="relay",
+                base_url=settings.relay_base_url,
+                api_key=settings.relay_api_key,
+                poll_interval_seconds=settings.relay_poll_interval_seconds,
+                first_poll_seconds=settings.relay_first_poll_seconds,
+            ),
+        )
+        shortcut_targets.append("relay")
+    if shortcut_targets:
+        for model in VEO_MODEL_NAMES:
+            routing.routes.setdefault(model, shortcut_targets)
+    unknown = {t for route in routing.routes.values() for t in route} - set(routing.targets)
+    unknown.discard("local")
+    if unknown:
+        raise ValueError(f"routes name unknown targets: {', '.join(sorted(unknown))}")
+    return routing

@@ -21,11 +21,18 @@ from vgen.api.auth import Authenticator
 from vgen.api.deps import Services
 from vgen.api.errors import install_error_handlers
 from vgen.api.polling import VgenApp
-from vgen.config import Settings
+from vgen.config import Settings, load_routing
 from vgen.domain.catalog import ModelCatalog
 from vgen.domain.ids import new_file_id, new_task_id
+from vgen.domain.routing import Routing
 from vgen.engines.base import Engine
-from vgen.engines.registry import build_engines, engine_http_client, engine_router
+from vgen.engines.registry import (
+    build_catalog,
+    build_engines,
+    build_routing,
+    engine_http_client,
+    routing_for_given,
+)
 from vgen.media.image_check import ImageLimits
 from vgen.service.bootstrap import load_signing_secret
 from vgen.service.intake import ImageIntake
@@ -82,9 +89,13 @@ async def _running(
     if storage is None:
         storage = LocalDiskStorage(settings.data_dir / "archive")
     engine_http = engine_http_client()
+    routing_config = load_routing(settings)
     owns_engines = engines is None
     if engines is None:
-        engines = build_engines(settings, http_client=engine_http)
+        engines = build_engines(routing_config, settings, http_client=engine_http)
+        routing = build_routing(routing_config)
+    else:
+        routing = routing_for_given(engines)
     # Image fetching pins the validated IP, so no proxies from the environment (trust_env).
     http_client = httpx.AsyncClient(
         follow_redirects=False, trust_env=False, timeout=settings.image_fetch_timeout_seconds
@@ -102,9 +113,18 @@ async def _running(
             settings=settings,
             clock=clock,
             signer=signer,
+            routing=routing,
         )
     app.state.services = _services(
-        settings, store, storage, engines, http_client, clock, worker, signer
+        settings,
+        store,
+        storage,
+        http_client,
+        clock,
+        worker,
+        signer,
+        catalog=build_catalog(routing_config),
+        routing=routing,
     )
     app.state.worker = worker
     try:
@@ -134,11 +154,13 @@ def _services(
     settings: Settings,
     store: Store,
     storage: ArchiveStorage,
-    engines: Mapping[str, Engine],
     http_client: httpx.AsyncClient,
     clock: Callable[[], float],
     worker: Worker | None,
     signer: UrlSigner,
+    *,
+    catalog: ModelCatalog,
+    routing: Routing,
 ) -> Services:
     intake = ImageIntake(
         files=store.files,
@@ -156,9 +178,9 @@ def _services(
     )
     tasks = TaskService(
         store=store,
-        catalog=ModelCatalog.with_builtins(),
+        catalog=catalog,
         intake=intake,
-        route_engine=engine_router(engines),
+        routing=routing,
         deadline_s=settings.task_deadline_seconds,
         clock=clock,
         id_factory=new_task_id,

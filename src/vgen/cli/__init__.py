@@ -11,6 +11,7 @@ app = typer.Typer(
 )
 app.command()(server.serve)
 app.command()(server.worker)
+app.command()(server.engines)
 app.command()(tasks.generate)
 app.command()(tasks.status)
 app.command(name="list")(tasks.list_tasks)

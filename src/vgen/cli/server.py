@@ -12,6 +12,12 @@ import typer
 
 from vgen.config import Settings
 
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="vgen.toml with engine targets, routes and models [VGEN_CONFIG]."
+    ),
+]
 DataDirOption = Annotated[
     Path | None, typer.Option("--data-dir", help="Where the database, archive and keys live.")
 ]
@@ -57,6 +63,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     data_dir: DataDirOption = None,
+    config: ConfigOption = None,
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="Serve the API only; run `vgen worker` elsewhere.")
     ] = False,
@@ -67,7 +74,7 @@ def serve(
     from vgen.api.app import create_app
 
     _configure_logging()
-    settings = _settings(host=host, port=port, data_dir=data_dir)
+    settings = _settings(host=host, port=port, data_dir=data_dir, config=config)
     if no_worker:
         settings = settings.model_copy(update={"run_worker": False})
     admin_key = asyncio.run(_bootstrap(settings))
@@ -88,20 +95,22 @@ def serve(
 
 def worker(
     data_dir: DataDirOption = None,
+    config: ConfigOption = None,
     drain: Annotated[
         bool, typer.Option("--drain", help="Exit when no task is left to claim.")
     ] = False,
 ) -> None:
     """Run only the worker: claim queued tasks and render them."""
     _configure_logging()
-    settings = _settings(data_dir=data_dir)
+    settings = _settings(data_dir=data_dir, config=config)
     asyncio.run(_run_worker(settings, drain=drain))
 
 
 async def _run_worker(settings: Settings, *, drain: bool) -> None:
     import anyio
 
-    from vgen.engines.registry import build_engines, engine_http_client
+    from vgen.config import load_routing
+    from vgen.engines.registry import build_engines, build_routing, engine_http_client
     from vgen.service.bootstrap import load_signing_secret
     from vgen.storage.local_disk import LocalDiskStorage
     from vgen.storage.signing import UrlSigner
@@ -112,7 +121,8 @@ async def _run_worker(settings: Settings, *, drain: bool) -> None:
     store = Store.open(settings.resolved_database_url())
     storage = LocalDiskStorage(settings.data_dir / "archive")
     http_client = engine_http_client()
-    engines = build_engines(settings, http_client=http_client)
+    routing_config = load_routing(settings)
+    engines = build_engines(routing_config, settings, http_client=http_client)
     signer = UrlSigner(
         load_signing_secret(settings.signing_secret, settings.data_dir),
         public_url=settings.resolved_public_url(),
@@ -124,6 +134,7 @@ async def _run_worker(settings: Settings, *, drain: bool) -> None:
         settings=settings,
         clock=time.time,
         signer=signer,
+        routing=build_routing(routing_config),
     )
     sweeper = Sweeper(
         store=store, storage=storage, clock=time.time, interval_s=settings.sweep_interval_seconds
@@ -140,3 +151,43 @@ async def _run_worker(settings: Settings, *, drain: bool) -> None:
             await engine.aclose()
         await http_client.aclose()
         await store.close()
+
+
+def engines(
+    config: ConfigOption = None,
+    check: Annotated[bool, typer.Option(help="Probe each target's credentials.")] = True,
+) -> None:
+    """List engine targets, the models each serves, and whether their credentials work."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from vgen.config import TargetConfig, load_routing
+    from vgen.domain.routing import LOCAL_TARGET
+    from vgen.engines.registry import build_routing, engine_http_client
+
+    settings = _settings(config=config)
+    routing_config = load_routing(settings)
+    routing = build_routing(routing_config)
+    targets = {LOCAL_TARGET: TargetConfig(type="local"), **routing_config.targets}
+    statuses = asyncio.run(_probe_all(targets, engine_http_client)) if check else {}
+    table = Table("target", "type", "base url", "models", "max jobs", "status")
+    for name, target in targets.items():
+        served = sorted(m for m, route in routing.routes.items() if name in route)
+        if name == routing.first_target("*"):
+            served.append("(every other model)")
+        table.add_row(
+            name,
+            target.type,
+            target.base_url or "",
+            ", ".join(served),
+            str(target.max_concurrent or "-"),
+            statuses.get(name, "not checked"),
+        )
+    Console().print(table)
+
+
+async def _probe_all(targets: dict[str, Any], make_client: Any) -> dict[str, str]:
+    from vgen.engines.probe import probe_target
+
+    async with make_client() as client:
+        return {name: await probe_target(target, client) for name, target in targets.items()}

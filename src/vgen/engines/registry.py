@@ -1,45 +1,128 @@
-"""Which engines exist and which engine serves each model, from settings (ENGINES.md).
+"""Build the engines, the routing and the catalog from the routing configuration.
 
-With `VGEN_RELAY_BASE_URL` (+ `VGEN_RELAY_API_KEY`) the Veo models go to that reseller (or
-other vgen); otherwise to the offline `local` engine. Every task records the engine that
-serves it, and responses show it, so nobody mistakes the local renderer for Veo.
+Targets come from vgen.toml or the `VGEN_GEMINI_*` / `VGEN_RELAY_*` shortcuts
+(`config.load_routing`); `local` always exists. Every task records the target that serves it,
+and responses show it, so nobody mistakes the local renderer for Veo.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Mapping
 
 import httpx
 
-from vgen.config import Settings
+from vgen.config import RoutingConfig, Settings, TargetConfig
+from vgen.domain.catalog import Mode, ModelCatalog, ModelSpec, Resolution
+from vgen.domain.routing import LOCAL_TARGET, Routing
 from vgen.engines.base import Engine
 
-LOCAL = "local"
-RELAY = "relay"
 
-
-def build_engines(settings: Settings, *, http_client: httpx.AsyncClient) -> dict[str, Engine]:
+def build_engines(
+    routing: RoutingConfig, settings: Settings, *, http_client: httpx.AsyncClient
+) -> dict[str, Engine]:
     from vgen.engines.local import LocalEngine
-    from vgen.engines.relay import RelayEngine
 
-    engines: dict[str, Engine] = {LOCAL: LocalEngine(processes=settings.local_processes)}
-    if settings.relay_base_url:
-        engines[RELAY] = RelayEngine(
-            base_url=settings.relay_base_url,
-            api_key=settings.relay_api_key,
-            client=http_client,
-            poll_interval_s=settings.relay_poll_interval_seconds,
-            first_poll_s=settings.relay_first_poll_seconds,
-        )
+    engines: dict[str, Engine] = {LOCAL_TARGET: LocalEngine(processes=settings.local_processes)}
+    for name, target in routing.targets.items():
+        engines[name] = _remote_engine(name, target, http_client)
     return engines
 
 
-def engine_router(engine_names: Iterable[str]) -> Callable[[str], str]:
-    """Model name → engine name: the relay when one is configured, else local (or, for a
-    custom set of engines, the first)."""
-    names = list(engine_names)
-    chosen = RELAY if RELAY in names else (LOCAL if LOCAL in names else names[0])
-    return lambda _model: chosen
+def _remote_engine(name: str, target: TargetConfig, client: httpx.AsyncClient) -> Engine:
+    timing = {
+        k: v
+        for k, v in {
+            "poll_interval_s": target.poll_interval_seconds,
+            "first_poll_s": target.first_poll_seconds,
+        }.items()
+        if v is not None
+    }
+    key = target.resolved_api_key()
+    if target.type == "relay":
+        from vgen.engines.relay import RelayEngine
+
+        if not target.base_url:
+            raise ValueError(f"target {name}: a relay needs base_url")
+        return RelayEngine(
+            name=name,
+            base_url=target.base_url,
+            api_key=key,
+            client=client,
+            model_map=target.models,
+            **timing,
+        )
+    if target.type == "gemini":
+        from vgen.engines.gemini import GeminiEngine
+
+        if not key:
+            raise ValueError(f"target {name}: gemini needs an api_key or api_key_env")
+        extra = {"base_url": target.base_url} if target.base_url else {}
+        return GeminiEngine(
+            name=name,
+            api_key=key,
+            client=client,
+            model_map=target.models or None,
+            **extra,
+            **timing,
+        )
+    if target.type == "openai":
+        from vgen.engines.openai_videos import OpenAIVideosEngine
+
+        if not target.base_url:
+            raise ValueError(f"target {name}: an openai target needs base_url")
+        return OpenAIVideosEngine(
+            name=name,
+            base_url=target.base_url,
+            api_key=key,
+            client=client,
+            model_map=target.models,
+            **timing,
+        )
+    raise ValueError(f"target {name}: type {target.type!r} cannot be configured twice")
+
+
+def routing_for_given(engines: Mapping[str, Engine]) -> Routing:
+    """Routing for engines handed in directly (tests, embedding): every model goes to `local`
+    if it is there, else to the first engine given."""
+    names = list(engines)
+    return Routing(routes={"*": (LOCAL_TARGET if LOCAL_TARGET in names else names[0],)})
+
+
+def build_routing(routing: RoutingConfig) -> Routing:
+    return Routing(
+        routes={model: tuple(targets) for model, targets in routing.routes.items() if targets},
+        max_concurrent={
+            n: t.max_concurrent for n, t in routing.targets.items() if t.max_concurrent
+        },
+        deadlines_s={
+            n: t.task_deadline_seconds
+            for n, t in routing.targets.items()
+            if t.task_deadline_seconds
+        },
+    )
+
+
+def build_catalog(routing: RoutingConfig) -> ModelCatalog:
+    extra = [
+        ModelSpec(
+            name=m.name,
+            description=m.description or m.name,
+            resolutions=frozenset(_resolution(r) for r in m.resolutions),
+            modes=frozenset(Mode(mode) for mode in m.modes),
+            durations_s=frozenset(m.durations),
+            default_duration_s=min(m.durations),
+            typical_seconds=m.typical_seconds,
+        )
+        for m in routing.models
+    ]
+    return ModelCatalog.with_builtins(extra)
+
+
+def _resolution(value: str) -> Resolution:
+    parsed = Resolution.parse(value)
+    if parsed is None:
+        raise ValueError(f"unknown resolution {value!r} in the model catalog")
+    return parsed
 
 
 def engine_http_client() -> httpx.AsyncClient:

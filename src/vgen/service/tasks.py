@@ -8,6 +8,7 @@ from vgen.domain.catalog import ModelCatalog
 from vgen.domain.errors import InvalidRequest, NotFound
 from vgen.domain.ids import IdFactory, is_task_id
 from vgen.domain.requests import VideoRequest, check_against_model
+from vgen.domain.routing import Routing
 from vgen.domain.tasks import Task, TaskStatus
 from vgen.service.intake import ImageIntake
 from vgen.store.store import Store
@@ -21,7 +22,7 @@ class TaskService:
         store: Store,
         catalog: ModelCatalog,
         intake: ImageIntake,
-        route_engine: Callable[[str], str],
+        routing: Routing,
         deadline_s: float,
         clock: Callable[[], float],
         id_factory: IdFactory,
@@ -30,7 +31,7 @@ class TaskService:
         self._store = store
         self._catalog = catalog
         self._intake = intake
-        self._route_engine = route_engine
+        self._routing = routing
         self._deadline_s = deadline_s
         self._clock = clock
         self._new_id = id_factory
@@ -61,14 +62,15 @@ class TaskService:
             if original is not None:
                 return original
         resolved = await self._intake.resolve_refs(tenant_id, request.image_refs())
+        target = self._routing.first_target(request.model)
         task = await self._store.tasks.create(
             NewTask(
                 id=self._new_id(),
                 tenant_id=tenant_id,
-                engine=self._route_engine(request.model),
+                engine=target,
                 request=request.with_images(resolved),
                 created_at=now,
-                deadline_at=now + self._deadline_s,
+                deadline_at=now + self._routing.deadlines_s.get(target, self._deadline_s),
                 idempotency_key=idempotency_key,
                 request_hash=request_hash,
             )

@@ -26,16 +26,27 @@ class TaskQueue:
         self._db = database
 
     async def claim_next(
-        self, owner: str, *, now: float, lease_s: float, engines: Sequence[str] | None = None
+        self,
+        owner: str,
+        *,
+        now: float,
+        lease_s: float,
+        engines: Sequence[str] | None = None,
+        startable: Sequence[str] | None = None,
     ) -> Task | None:
-        """Take the oldest runnable task: queued and due, or processing with a lapsed lease.
+        """Take the oldest runnable task: queued and due, or processing with a lapsed lease
+        (a dead worker's, or one parked until its next poll).
 
+        `engines` limits claims to tasks of those engines; `startable` further limits which
+        engines may *start* a queued task (those below their concurrency limit).
         One UPDATE ... RETURNING; on PostgreSQL the inner SELECT uses FOR UPDATE SKIP LOCKED so
         concurrent claimers never wait on each other or win the same row.
         """
+        queued = sa.and_(tasks.c.state == _QUEUED, tasks.c.available_at <= now)
+        if startable is not None:
+            queued = sa.and_(queued, tasks.c.engine.in_(list(startable)))
         runnable = sa.or_(
-            sa.and_(tasks.c.state == _QUEUED, tasks.c.available_at <= now),
-            sa.and_(tasks.c.state == _PROCESSING, tasks.c.lease_expires_at < now),
+            queued, sa.and_(tasks.c.state == _PROCESSING, tasks.c.lease_expires_at < now)
         )
         candidate = sa.select(tasks.c.id).where(runnable, tasks.c.deadline_at > now)
         if engines is not None:
@@ -118,6 +129,29 @@ class TaskQueue:
         return await self._update_owned(
             task_id, owner, lease_owner=None, lease_expires_at=until, updated_at=now
         )
+
+    async def reroute(self, task_id: str, owner: str, *, engine: str, now: float) -> bool:
+        """Fail over to another engine target: only for a task no upstream ever accepted."""
+        stmt = (
+            sa.update(tasks)
+            .where(
+                tasks.c.id == task_id,
+                tasks.c.state == _PROCESSING,
+                tasks.c.lease_owner == owner,
+                tasks.c.upstream_id.is_(None),
+            )
+            .values(engine=engine, lease_owner=None, lease_expires_at=now, updated_at=now)
+        )
+        return await self._db.execute(stmt) == 1
+
+    async def active_by_engine(self) -> dict[str, int]:
+        """How many tasks each engine holds (processing, parked ones included)."""
+        rows = await self._db.fetch_all(
+            sa.select(tasks.c.engine, sa.func.count().label("n"))
+            .where(tasks.c.state == _PROCESSING)
+            .group_by(tasks.c.engine)
+        )
+        return {r["engine"]: int(r["n"]) for r in rows}
 
     async def fail_overdue(self, *, now: float) -> list[str]:
         """End every unfinished task past its deadline; returns their ids."""

@@ -17,6 +17,7 @@ import anyio.to_thread
 
 from vgen.config import Settings
 from vgen.domain.errors import EngineError
+from vgen.domain.routing import Routing
 from vgen.domain.tasks import Task
 from vgen.engines.base import Engine, EngineJob
 from vgen.media.probe import probe_video
@@ -38,6 +39,7 @@ class LeaseLost(Exception):
 class _Reporter:
     def __init__(self, store: Store, task: Task, owner: str, clock: Clock) -> None:
         self._store, self._task, self._owner, self._clock = store, task, owner, clock
+        self.submitted = False  # an upstream accepted the job during this attempt
 
     async def report_progress(self, percent: int) -> None:
         ok = await self._store.queue.report_progress(
@@ -47,6 +49,7 @@ class _Reporter:
             raise LeaseLost(self._task.id)
 
     async def record_upstream_id(self, upstream_id: str) -> None:
+        self.submitted = True
         ok = await self._store.queue.record_upstream_id(
             self._task.id, self._owner, upstream_id=upstream_id, now=self._clock()
         )
@@ -65,6 +68,7 @@ class Worker:
         clock: Clock,
         owner_id: str | None = None,
         signer: UrlSigner | None = None,
+        routing: Routing | None = None,
     ) -> None:
         self._store = store
         self._engines = engines
@@ -72,6 +76,7 @@ class Worker:
         self._settings = settings
         self._clock = clock
         self._signer = signer
+        self._routing = routing or Routing()
         self.owner_id = owner_id or f"{socket.gethostname()}-{secrets.token_hex(4)}"
         self._wake = anyio.Event()
         self._running = 0
@@ -108,6 +113,7 @@ class Worker:
                 now=self._clock(),
                 lease_s=self._settings.lease_seconds,
                 engines=list(self._engines),
+                startable=await self._startable_engines(),
             )
             if task is None:
                 break
@@ -115,6 +121,13 @@ class Worker:
             claimed += 1
             group.start_soon(self._execute, task)
         return claimed
+
+    async def _startable_engines(self) -> list[str] | None:
+        """Engines below their concurrency limit; queued tasks of the others wait (queued)."""
+        if not self._routing.max_concurrent:
+            return None
+        busy = await self._store.queue.active_by_engine()
+        return [e for e in self._engines if self._routing.has_room(e, busy.get(e, 0))]
 
     async def _execute(self, task: Task) -> None:
         log.info("task claimed", extra={"task_id": task.id, "attempt": task.attempts})
@@ -127,8 +140,9 @@ class Worker:
 
     async def process(self, task: Task) -> None:
         """Run one claimed task to its next state."""
+        reporter = _Reporter(self._store, task, self.owner_id, self._clock)
         try:
-            await self._attempt_with_lease(task)
+            await self._attempt_with_lease(task, reporter)
         except LeaseLost:
             log.warning("lease lost; leaving task to its new owner", extra={"task_id": task.id})
         except anyio.get_cancelled_exc_class():
@@ -138,19 +152,19 @@ class Worker:
                 await self._store.queue.park(task.id, self.owner_id, until=now, now=now)
             raise
         except Exception as exc:  # noqa: BLE001 - every failure is mapped by `decide`
-            await self._settle_failure(task, exc)
+            await self._settle_failure(task, exc, reporter)
 
-    async def _attempt_with_lease(self, task: Task) -> None:
+    async def _attempt_with_lease(self, task: Task, reporter: _Reporter) -> None:
         try:
             async with anyio.create_task_group() as group:
                 group.start_soon(self._keep_lease, task)
-                await self._attempt(task)
+                await self._attempt(task, reporter)
                 group.cancel_scope.cancel()
         except BaseExceptionGroup as grouped:
             # One of the two failed and the group cancelled the other: surface that one error.
             raise _first_leaf(grouped) from None
 
-    async def _attempt(self, task: Task) -> None:
+    async def _attempt(self, task: Task, reporter: _Reporter) -> None:
         engine = self._engines[task.engine]
         images = await resolve_images(task, files=self._store.files, storage=self._storage)
         output = self._storage.staging_dir() / f"{task.id}-{task.attempts}.mp4"
@@ -162,7 +176,6 @@ class Worker:
             upstream_id=task.upstream_id,
             image_urls=self._image_urls(task),
         )
-        reporter = _Reporter(self._store, task, self.owner_id, self._clock)
         try:
             with anyio.fail_after(max(0.0, task.deadline_at - self._clock())):
                 later = await engine.advance(job, reporter)
@@ -220,9 +233,22 @@ class Worker:
             if not renewed:
                 raise LeaseLost(task.id)
 
-    async def _settle_failure(self, task: Task, exc: Exception) -> None:
+    async def _settle_failure(self, task: Task, exc: Exception, reporter: _Reporter) -> None:
         outcome = decide(exc, attempts=task.attempts)
         now = self._clock()
+        if isinstance(outcome, Retry) and task.upstream_id is None and not reporter.submitted:
+            # The submit itself failed: no job exists upstream, so another target may take it.
+            fallback = self._routing.next_target(task.request.model, task.engine)
+            if fallback is not None and fallback in self._engines:
+                log.warning(
+                    "submit to %s failed (%s); failing over to %s",
+                    task.engine,
+                    exc,
+                    fallback,
+                    extra={"task_id": task.id},
+                )
+                await self._store.queue.reroute(task.id, self.owner_id, engine=fallback, now=now)
+                return
         if isinstance(outcome, Retry) and now + outcome.after_s < task.deadline_at:
             log.warning("transient engine error, retrying: %s", exc, extra={"task_id": task.id})
             # Parked, not requeued: the task keeps showing `processing`, and an upstream job
