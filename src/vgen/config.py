@@ -41,7 +41,7 @@ class Settings(BaseSettings):
 
     task_deadline_seconds: float = 30 * 60
     lease_seconds: float = 30.0
-    worker_concurrency: int = 2
+    worker_concurrency: int = 16
     worker_idle_poll_seconds: float = 0.5
     local_processes: int = 2
 

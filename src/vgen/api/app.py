@@ -93,7 +93,7 @@ async def _running(
     owns_engines = engines is None
     if engines is None:
         engines = build_engines(routing_config, settings, http_client=engine_http)
-        routing = build_routing(routing_config)
+        routing = build_routing(routing_config, settings)
     else:
         routing = routing_for_given(engines)
     # Image fetching pins the validated IP, so no proxies from the environment (trust_env).

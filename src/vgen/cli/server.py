@@ -134,7 +134,7 @@ async def _run_worker(settings: Settings, *, drain: bool) -> None:
         settings=settings,
         clock=time.time,
         signer=signer,
-        routing=build_routing(routing_config),
+        routing=build_routing(routing_config, settings),
     )
     sweeper = Sweeper(
         store=store, storage=storage, clock=time.time, interval_s=settings.sweep_interval_seconds
@@ -167,7 +167,7 @@ def engines(
 
     settings = _settings(config=config)
     routing_config = load_routing(settings)
-    routing = build_routing(routing_config)
+    routing = build_routing(routing_config, settings)
     targets = {LOCAL_TARGET: TargetConfig(type="local"), **routing_config.targets}
     statuses = asyncio.run(_probe_all(targets, engine_http_client)) if check else {}
     table = Table("target", "type", "base url", "models", "max jobs", "status")

@@ -88,12 +88,14 @@ def routing_for_given(engines: Mapping[str, Engine]) -> Routing:
     return Routing(routes={"*": (LOCAL_TARGET if LOCAL_TARGET in names else names[0],)})
 
 
-def build_routing(routing: RoutingConfig) -> Routing:
+def build_routing(routing: RoutingConfig, settings: Settings) -> Routing:
+    limits = {n: t.max_concurrent for n, t in routing.targets.items() if t.max_concurrent}
+    # Local renders beyond the pool's processes would only wait inside the pool while looking
+    # `processing`; keep them `queued` instead, and keep worker slots free for remote polls.
+    limits.setdefault(LOCAL_TARGET, settings.local_processes)
     return Routing(
         routes={model: tuple(targets) for model, targets in routing.routes.items() if targets},
-        max_concurrent={
-            n: t.max_concurrent for n, t in routing.targets.items() if t.max_concurrent
-        },
+        max_concurrent=limits,
         deadlines_s={
             n: t.task_deadline_seconds
             for n, t in routing.targets.items()
