@@ -52,17 +52,16 @@ def _remote_engine(name: str, target: TargetConfig, client: httpx.AsyncClient) -
             **timing,
         )
     if target.type == "gemini":
-        from vgen.engines.gemini import GeminiEngine
+        from vgen.engines.gemini import DEFAULT_GEMINI_BASE_URL, GeminiEngine
 
         if not key:
             raise ValueError(f"target {name}: gemini needs an api_key or api_key_env")
-        extra = {"base_url": target.base_url} if target.base_url else {}
         return GeminiEngine(
             name=name,
             api_key=key,
             client=client,
+            base_url=target.base_url or DEFAULT_GEMINI_BASE_URL,
             model_map=target.models or None,
-            **extra,
             **timing,
         )
     if target.type == "openai":

@@ -1,0 +1,247 @@
+"""`gemini`: Google Veo through the Gemini API's long-running predict (ENGINES.md §1).
+
+Invariant: a job is submitted at most once; from the moment Google names the operation it is
+only ever polled (the name is recorded before `advance` returns).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import mimetypes
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import anyio.to_thread
+import httpx
+
+from vgen.domain.catalog import Resolution
+from vgen.domain.errors import ContentFiltered, EngineError, UpstreamRejected, UpstreamUnavailable
+from vgen.engines.base import EngineJob, JobReporter, PollLater
+from vgen.engines.download import download_video
+
+DEFAULT_GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
+DEFAULT_GEMINI_MODELS: Mapping[str, str] = MappingProxyType(
+    {
+        "veo_3_1_pro": "veo-3.1-generate-preview",
+        "veo_3_1_fast": "veo-3.1-fast-generate-preview",
+        "veo_3_1_pro_stable": "veo-3.0-generate-001",
+        "veo_3_1_fast_stable": "veo-3.0-fast-generate-001",
+    }
+)
+
+# Google spells 4K in lower case.
+_RESOLUTIONS = {Resolution.P720: "720p", Resolution.P1080: "1080p", Resolution.K4: "4k"}
+_TRANSIENT_STATUSES = {408, 425, 429}
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF8", "image/gif"),
+    (b"BM", "image/bmp"),
+)
+
+
+class GeminiEngine:
+    """Veo models behind `POST /v1beta/models/{model}:predictLongRunning`.
+
+    `model_map` entries override (and extend) `DEFAULT_GEMINI_MODELS`; a public model missing
+    from both is sent to Google under its own name.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str = "gemini",
+        api_key: str,
+        client: httpx.AsyncClient,
+        base_url: str = DEFAULT_GEMINI_BASE_URL,
+        model_map: Mapping[str, str] | None = None,
+        poll_interval_s: float = 10.0,
+        first_poll_s: float = 40.0,
+    ) -> None:
+        self.name = name
+        self._base = base_url.rstrip("/")
+        self._auth = {"x-goog-api-key": api_key}
+        self._client = client
+        self._model_map = {**DEFAULT_GEMINI_MODELS, **(model_map or {})}
+        self._poll_interval_s = poll_interval_s
+        self._first_poll_s = first_poll_s
+
+    async def advance(self, job: EngineJob, reporter: JobReporter) -> PollLater | None:
+        """Submit once, then poll the operation once per call; download when it is done."""
+        if job.upstream_id is None:
+            operation_name = await self._submit(job)
+            await reporter.record_upstream_id(operation_name)
+            return PollLater(self._first_poll_s)
+        operation = await self._poll(job.upstream_id)
+        if operation.get("done") is not True:
+            progress = _progress(operation)
+            if progress is not None:
+                await reporter.report_progress(progress)
+            return PollLater(self._poll_interval_s)
+        uri = _video_uri(operation)
+        # The URI redirects to storage; the shared client follows redirects.
+        await download_video(self._client, uri, job.output_path, headers=self._auth)
+        return None
+
+    def model_for(self, public_model: str) -> str:
+        return self._model_map.get(public_model, public_model)
+
+    async def submit_body(self, job: EngineJob) -> dict[str, Any]:
+        """The predictLongRunning body: one instance with inline images, and parameters."""
+        request = job.request
+        instance: dict[str, Any] = {"prompt": request.prompt}
+        if "first_image" in job.images:
+            instance["image"] = await _inline_image(job.images["first_image"])
+        if "last_image" in job.images:
+            instance["lastFrame"] = await _inline_image(job.images["last_image"])
+        if request.references:
+            instance["referenceImages"] = [
+                {
+                    "image": await _inline_image(job.images[f"input_reference[{i}]"]),
+                    "referenceType": "asset",
+                }
+                for i in range(len(request.references))
+            ]
+        parameters: dict[str, Any] = {
+            "aspectRatio": request.aspect_ratio.value,
+            "resolution": _RESOLUTIONS[request.resolution],
+            "durationSeconds": request.duration_s,
+            "sampleCount": 1,
+        }
+        if request.negative_prompt:
+            parameters["negativePrompt"] = request.negative_prompt
+        if request.seed is not None:
+            parameters["seed"] = request.seed
+        return {"instances": [instance], "parameters": parameters}
+
+    async def _submit(self, job: EngineJob) -> str:
+        model = self.model_for(job.request.model)
+        body = await self.submit_body(job)
+        with _translated("submit"):
+            response = await self._client.post(
+                f"{self._base}/v1beta/models/{model}:predictLongRunning",
+                json=body,
+                headers=self._auth,
+            )
+        answer = _checked(response, during="submit")
+        name = answer.get("name")
+        if not isinstance(name, str) or not name:
+            raise UpstreamUnavailable("Gemini's answer to submit named no operation")
+        return name
+
+    async def _poll(self, operation_name: str) -> Mapping[str, Any]:
+        with _translated("poll"):
+            response = await self._client.get(
+                f"{self._base}/v1beta/{operation_name.lstrip('/')}", headers=self._auth
+            )
+        return _checked(response, during="poll")
+
+    async def aclose(self) -> None:
+        """The HTTP client is shared and closed by its owner."""
+
+
+def _video_uri(operation: Mapping[str, Any]) -> str:
+    """The video of a finished operation, or the reason there is none.
+
+    A finished operation cannot change any more, so every failure here is permanent.
+    """
+    error = operation.get("error")
+    if isinstance(error, Mapping):
+        status = error.get("status") or error.get("code") or "error"
+        raise UpstreamRejected(str(error.get("message") or f"Veo generation failed ({status})"))
+    result = _field(operation, "response", "generateVideoResponse")
+    samples = _field(result, "generatedSamples")
+    if not isinstance(samples, list) or not samples:
+        reasons = _field(result, "raiMediaFilteredReasons")
+        if isinstance(reasons, list) and reasons:
+            raise ContentFiltered("; ".join(str(reason) for reason in reasons))
+        raise ContentFiltered("The video was blocked by Google's safety filter.")
+    uri = _field(samples[0], "video", "uri")
+    if not isinstance(uri, str) or not uri:
+        raise EngineError("Gemini finished without a video")
+    return uri
+
+
+def _progress(operation: Mapping[str, Any]) -> int | None:
+    """Google may announce `metadata.progressPercent`; without it, progress stays unknown."""
+    value = _field(operation, "metadata", "progressPercent")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return max(0, min(int(value), 99))
+
+
+def _field(value: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+async def _inline_image(path: Path) -> dict[str, str]:
+    return await anyio.to_thread.run_sync(_read_inline_image, path)
+
+
+def _read_inline_image(path: Path) -> dict[str, str]:
+    data = path.read_bytes()
+    return {
+        "bytesBase64Encoded": base64.b64encode(data).decode("ascii"),
+        "mimeType": _mime_type(data, path),
+    }
+
+
+def _mime_type(data: bytes, path: Path) -> str:
+    """From the magic bytes: stored inputs may carry no (or a wrong) extension."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    for magic, mime in _MAGIC:
+        if data.startswith(magic):
+            return mime
+    guessed, _ = mimetypes.guess_type(path.name)
+    return guessed or "application/octet-stream"
+
+
+@contextlib.contextmanager
+def _translated(during: str) -> Iterator[None]:
+    try:
+        yield
+    except httpx.TransportError as exc:  # timeouts included
+        raise UpstreamUnavailable(f"Gemini {during} failed: {exc.__class__.__name__}") from exc
+
+
+def _checked(response: httpx.Response, *, during: str) -> Mapping[str, Any]:
+    """The JSON object of a successful answer. Rate limits, 5xx and unreadable answers are
+    transient (UpstreamUnavailable, with Retry-After); other 4xx carry Google's message."""
+    status = response.status_code
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if status < 400:
+        if isinstance(body, Mapping):
+            return body
+        raise UpstreamUnavailable(f"unreadable answer to Gemini {during} (HTTP {status})")
+    message = _field(body, "error", "message")
+    detail = f": {message}" if isinstance(message, str) and message else ""
+    if status in _TRANSIENT_STATUSES or status >= 500:
+        raise UpstreamUnavailable(
+            f"Gemini {during} answered HTTP {status}{detail}",
+            retry_after_s=_retry_after(response, body),
+        )
+    raise UpstreamRejected(detail[2:] or f"Gemini {during} answered HTTP {status}")
+
+
+def _retry_after(response: httpx.Response, body: Any) -> float | None:
+    """The Retry-After header, else the `retryDelay` ("30s") of Google's RetryInfo detail."""
+    with contextlib.suppress(ValueError):
+        return float(response.headers.get("retry-after", ""))
+    details = _field(body, "error", "details")
+    for detail in details if isinstance(details, list) else []:
+        delay = _field(detail, "retryDelay")
+        if isinstance(delay, str) and delay.endswith("s"):
+            with contextlib.suppress(ValueError):
+                return float(delay[:-1])
+    return None
