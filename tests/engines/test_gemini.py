@@ -406,3 +406,36 @@ def test_safety_block_fails_the_task_with_the_reason(
     assert done["status"] == "failed"
     assert "celebrity likeness" in done["error"]
     assert len(gemini.submits) == 1
+
+
+def test_gemini_target_from_vgen_toml_serves_veo_models(
+    settings: Settings,
+    make_server: Callable[..., LiveServer],
+    gemini: GeminiFake,
+    tmp_path: Path,
+    upstream_mp4: bytes,
+) -> None:
+    config = tmp_path / "vgen.toml"
+    config.write_text(
+        f"""
+[targets.google]
+type = "gemini"
+base_url = "{gemini.base_url}"
+api_key = "{KEY}"
+first_poll_seconds = 0.1
+poll_interval_seconds = 0.1
+
+[routes]
+veo_3_1_pro = ["google"]
+"""
+    )
+    server = make_server(
+        settings.model_copy(update={"config": config, "worker_idle_poll_seconds": 0.05})
+    )
+    done = create_and_finish(server, prompt="routed by file", model="veo_3_1_pro")
+    assert done["status"] == "completed" and done["engine"] == "google", done
+    (submit,) = gemini.submits
+    assert submit.path == "/v1beta/models/veo-3.1-generate-preview:predictLongRunning"
+    # Models without a route still render locally.
+    local = create_and_finish(server, prompt="not routed", model="veo_3_1_fast")
+    assert local["engine"] == "local"
