@@ -20,12 +20,16 @@ class Fail:
     error: str
 
 
-def decide(exc: BaseException, *, attempts: int) -> Retry | Fail:
-    """Transient engine trouble is retried with capped exponential back-off (or the upstream's
-    Retry-After); everything else ends the task with a message a user can act on."""
+def decide(exc: BaseException, *, failures: int, jitter: float = 1.0) -> Retry | Fail:
+    """Transient engine trouble is retried after the upstream's Retry-After, else after a
+    capped exponential back-off over the consecutive `failures`, spread by `jitter` (0..1, so
+    many tasks hit by one outage do not retry in lockstep); everything else ends the task with
+    a message a user can act on."""
     if isinstance(exc, UpstreamUnavailable):
-        backoff = min(_RETRY_CAP_S, _RETRY_BASE_S * 2 ** max(0, attempts - 1))
-        return Retry(after_s=exc.retry_after_s if exc.retry_after_s is not None else backoff)
+        if exc.retry_after_s is not None:
+            return Retry(after_s=exc.retry_after_s)
+        ceiling = min(_RETRY_CAP_S, _RETRY_BASE_S * 2 ** max(0, failures - 1))
+        return Retry(after_s=ceiling * (0.5 + 0.5 * jitter))
     if isinstance(exc, EngineError):
         return Fail(error=exc.message)
     if isinstance(exc, TimeoutError):

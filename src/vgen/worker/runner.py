@@ -7,6 +7,7 @@ moment its lease is lost; a video counts as finished only once it decodes and is
 from __future__ import annotations
 
 import logging
+import random
 import secrets
 import socket
 from collections.abc import Callable, Mapping
@@ -76,6 +77,9 @@ class Worker:
         self._settings = settings
         self._clock = clock
         self._signer = signer
+        # Consecutive transient failures per task, for back-off (claims also count polls,
+        # so they cannot measure trouble). In memory: a restart merely starts the count anew.
+        self._failures: dict[str, int] = {}
         self._routing = routing or Routing()
         self.owner_id = owner_id or f"{socket.gethostname()}-{secrets.token_hex(4)}"
         self._wake = anyio.Event()
@@ -179,6 +183,7 @@ class Worker:
         try:
             with anyio.fail_after(max(0.0, task.deadline_at - self._clock())):
                 later = await engine.advance(job, reporter)
+            self._failures.pop(task.id, None)
             if later is not None:
                 await self._park(task, after_s=later.after_s)
                 return
@@ -234,7 +239,8 @@ class Worker:
                 raise LeaseLost(task.id)
 
     async def _settle_failure(self, task: Task, exc: Exception, reporter: _Reporter) -> None:
-        outcome = decide(exc, attempts=task.attempts)
+        failures = self._failures[task.id] = self._failures.get(task.id, 0) + 1
+        outcome = decide(exc, failures=failures, jitter=random.random())
         now = self._clock()
         if isinstance(outcome, Retry) and task.upstream_id is None and not reporter.submitted:
             # The submit itself failed: no job exists upstream, so another target may take it.
@@ -262,6 +268,7 @@ class Worker:
             log.exception("task failed unexpectedly", extra={"task_id": task.id}, exc_info=exc)
         else:
             log.info("task failed: %s", message, extra={"task_id": task.id})
+        self._failures.pop(task.id, None)
         await self._store.queue.fail(task.id, self.owner_id, error=message, now=now)
 
 
