@@ -35,6 +35,7 @@ class ResellerFake:
     cuts_left: int = 0
     expired_urls: set[str] = field(default_factory=set)
     jobs: dict[str, FakeJob] = field(default_factory=dict)
+    jobs_by_key: dict[str, str] = field(default_factory=dict)
     creates: list[dict[str, Any]] = field(default_factory=list)
     idempotency_keys: list[str | None] = field(default_factory=list)
     video_requests: list[dict[str, str]] = field(default_factory=list)
@@ -72,8 +73,13 @@ class ResellerFake:
         body = await request.json()
         if self.reject_submits_with:
             return JSONResponse({"code": 400, "msg": self.reject_submits_with}, status_code=400)
+        key = request.headers.get("idempotency-key")
+        if key and key in self.jobs_by_key:
+            # Like vgen itself, the fake honours Idempotency-Key: a repeated submit whose
+            # answer was lost gets the original job back.
+            return JSONResponse({"code": 0, "data": {"taskId": self.jobs_by_key[key]}})
         self.creates.append(body)
-        self.idempotency_keys.append(request.headers.get("idempotency-key"))
+        self.idempotency_keys.append(key)
         job = FakeJob(
             id=f"r{len(self.creates):04d}",
             prompt=body["prompt"],
@@ -82,6 +88,8 @@ class ResellerFake:
         if "fail" in body["prompt"]:
             job.fail_with = "Content policy violation: prompt rejected"
         self.jobs[job.id] = job
+        if key:
+            self.jobs_by_key[key] = job.id
         return JSONResponse({"code": 0, "msg": "success", "data": {"taskId": job.id}})
 
     async def _result(self, request: Request) -> Response:
