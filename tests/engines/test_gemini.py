@@ -24,17 +24,8 @@ from vgen.domain.errors import ContentFiltered, UpstreamRejected, UpstreamUnavai
 from vgen.domain.requests import VideoRequest
 from vgen.engines.base import EngineJob, PollLater
 from vgen.engines.gemini import DEFAULT_GEMINI_MODELS, GeminiEngine
-from vgen.media.renderer import RenderJob, render_video
 
 KEY = "gemini-secret"
-
-
-@pytest.fixture(scope="module")
-def upstream_mp4(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """A real (short) MP4 for the fake to serve: vgen probes what it downloads."""
-    path = tmp_path_factory.mktemp("upstream") / "clip.mp4"
-    render_video(RenderJob(str(path), 640, 360, "upstream clip", duration_s=2))
-    return path.read_bytes()
 
 
 @pytest.fixture

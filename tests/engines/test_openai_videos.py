@@ -23,7 +23,6 @@ from vgen.domain.errors import EngineError, UpstreamRejected, UpstreamUnavailabl
 from vgen.domain.requests import VideoRequest
 from vgen.engines.base import EngineJob, PollLater
 from vgen.engines.openai_videos import OpenAIVideosEngine
-from vgen.media.renderer import RenderJob, render_video
 
 API_KEY = "sk-upstream-secret"
 
@@ -38,14 +37,6 @@ class RecordingReporter:
 
     async def record_upstream_id(self, upstream_id: str) -> None:
         self.upstream_ids.append(upstream_id)
-
-
-@pytest.fixture(scope="module")
-def upstream_mp4(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """A real (short) MP4 for the fake to serve: vgen probes what it downloads."""
-    path = tmp_path_factory.mktemp("upstream") / "clip.mp4"
-    render_video(RenderJob(str(path), 640, 360, "upstream clip", duration_s=2))
-    return path.read_bytes()
 
 
 @pytest.fixture

@@ -17,15 +17,6 @@ from tests.images import data_url, scene_image
 from tests.support import LiveServer, ThreadedUvicorn
 from tests.video import decode_mp4
 from vgen.config import Settings
-from vgen.media.renderer import RenderJob, render_video
-
-
-@pytest.fixture(scope="module")
-def upstream_mp4(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """A real (short) MP4 for the fake to serve: vgen probes what it downloads."""
-    path = tmp_path_factory.mktemp("upstream") / "clip.mp4"
-    render_video(RenderJob(str(path), 640, 360, "upstream clip", duration_s=2))
-    return path.read_bytes()
 
 
 @pytest.fixture

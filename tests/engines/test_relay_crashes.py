@@ -16,13 +16,12 @@ import httpx
 import pytest
 
 from tests.conftest import wait_for
-from tests.engines.test_relay import upstream_mp4  # noqa: F401 - a fixture
 from tests.fakes.reseller import ResellerFake
 from tests.support import ThreadedUvicorn, free_port
 
 
 @pytest.fixture
-def reseller(upstream_mp4: bytes) -> Iterator[ResellerFake]:  # noqa: F811
+def reseller(upstream_mp4: bytes) -> Iterator[ResellerFake]:
     fake = ResellerFake(video=upstream_mp4, polls_until_done=4)
     server = ThreadedUvicorn(fake.app(), lifespan="off")
     fake.base_url = server.url

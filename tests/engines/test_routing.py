@@ -14,14 +14,13 @@ import pytest
 
 from tests.api.test_veo_lifecycle import poll_until_done
 from tests.conftest import wait_for
-from tests.engines.test_relay import upstream_mp4  # noqa: F401 - a fixture
 from tests.fakes.reseller import ResellerFake
 from tests.support import LiveServer, ThreadedUvicorn
 from vgen.config import Settings, load_routing
 
 
 @pytest.fixture
-def two_resellers(upstream_mp4: bytes) -> Iterator[tuple[ResellerFake, ResellerFake]]:  # noqa: F811
+def two_resellers(upstream_mp4: bytes) -> Iterator[tuple[ResellerFake, ResellerFake]]:
     fakes, servers = [], []
     for _ in range(2):
         fake = ResellerFake(video=upstream_mp4)
