@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.api.test_veo_lifecycle import poll_until_done
+from tests.engines.reporters import RecordingReporter
 from tests.fakes.gemini import GeminiFake
 from tests.images import data_url, scene_image
 from tests.support import LiveServer, ThreadedUvicorn, free_port
@@ -48,18 +49,6 @@ def engine(gemini: GeminiFake, client: httpx.AsyncClient) -> GeminiEngine:
     return GeminiEngine(
         api_key=KEY, client=client, base_url=gemini.base_url, first_poll_s=0.5, poll_interval_s=1
     )
-
-
-class RecordingReporter:
-    def __init__(self) -> None:
-        self.progress: list[int] = []
-        self.upstream_ids: list[str] = []
-
-    async def report_progress(self, percent: int) -> None:
-        self.progress.append(percent)
-
-    async def record_upstream_id(self, upstream_id: str) -> None:
-        self.upstream_ids.append(upstream_id)
 
 
 async def drive(

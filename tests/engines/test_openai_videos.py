@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.api.test_veo_lifecycle import poll_until_done
+from tests.engines.reporters import RecordingReporter
 from tests.fakes.openai_videos import OpenAIVideosFake
 from tests.images import scene_image
 from tests.support import LiveServer, ThreadedUvicorn
@@ -25,18 +26,6 @@ from vgen.engines.base import EngineJob, PollLater
 from vgen.engines.openai_videos import OpenAIVideosEngine
 
 API_KEY = "sk-upstream-secret"
-
-
-class RecordingReporter:
-    def __init__(self) -> None:
-        self.progress: list[int] = []
-        self.upstream_ids: list[str] = []
-
-    async def report_progress(self, percent: int) -> None:
-        self.progress.append(percent)
-
-    async def record_upstream_id(self, upstream_id: str) -> None:
-        self.upstream_ids.append(upstream_id)
 
 
 @pytest.fixture
