@@ -167,13 +167,28 @@ def test_batch_retries_failed_creates(live: LiveServer, tmp_path: Path) -> None:
         assert len(client.get("/v1/veo/videos").json()["data"]) == 2
 
 
-def test_cancel_says_when_the_server_cannot(live: LiveServer) -> None:
-    with live.client() as client:
-        task_id = client.post(
-            "/v1/veo/videos", json={"model": "veo_3_1_fast", "prompt": "x"}
-        ).json()["id"]
-    result = vgen("cancel", task_id, *conn(live))
-    assert result.returncode == 1
-    assert "does not support cancelling" in result.stderr
-    unknown = vgen("cancel", "vgen_" + "0" * 24, *conn(live))
-    assert unknown.returncode == 1 and "No task" in unknown.stderr
+def test_cancel_command(tmp_path: Path) -> None:
+    # No worker: the task stays queued until the command cancels it.
+    server = start_live_server(
+        Settings(
+            data_dir=tmp_path / "data",
+            database_url=f"sqlite:///{tmp_path / 'c.db'}",
+            run_worker=False,
+        )
+    )
+    try:
+        with server.client() as client:
+            task_id = client.post(
+                "/v1/veo/videos", json={"model": "veo_3_1_fast", "prompt": "x"}
+            ).json()["id"]
+        result = vgen("cancel", task_id, *conn(server))
+        assert result.returncode == 0, result.stderr
+        assert f"{task_id}: cancelled" in result.stdout
+        with server.client() as client:
+            assert client.get(f"/v1/result/{task_id}").json()["error"] == "cancelled"
+        again = vgen("cancel", task_id, *conn(server))
+        assert again.returncode == 1 and "already ended" in again.stderr
+        unknown = vgen("cancel", "vgen_" + "0" * 24, *conn(server))
+        assert unknown.returncode == 1 and "No task" in unknown.stderr
+    finally:
+        server.stop()

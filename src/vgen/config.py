@@ -53,7 +53,9 @@ class Settings(BaseSettings):
     )
     relay_api_key: str | None = None
     relay_poll_interval_seconds: float = 30.0
-    relay_first_poll_seconds: float = 60.0
+    relay_first_poll_seconds: float | None = Field(
+        default=None, description="Default: the model's typical minimum time (catalog)"
+    )
 
     max_prompt_chars: int = 8000
     max_body_bytes: int = 128 * 1024 * 1024
@@ -62,6 +64,16 @@ class Settings(BaseSettings):
     max_image_side_px: int = 6000
     image_fetch_timeout_seconds: float = 15.0
     allow_private_urls: bool = False
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="Log lines as JSON objects, or as plain text"
+    )
+    log_level: str = "INFO"
+    redis_url: str | None = Field(
+        default=None, description="Share rate-limit counters between processes (redis://…)"
+    )
+    metrics_token: str | None = Field(
+        default=None, description="Require `Authorization: Bearer <token>` on /metrics"
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -109,6 +121,7 @@ class CatalogModelConfig(BaseModel):
     )
     durations: list[int] = Field(default_factory=lambda: [8])
     typical_seconds: float = 60.0
+    min_seconds: float = Field(default=30.0, ge=0, description="First poll of a remote job")
 
 
 class RoutingConfig(BaseModel):

@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 @dataclass
@@ -43,9 +44,11 @@ class ResellerFake:
     reject_submits_with: str | None = None
     done_without_video: bool = False
     base_url: str = ""
+    requests_seen: int = 0
+    """Every request that reached the fake, whatever it answered."""
 
-    def app(self) -> Starlette:
-        return Starlette(
+    def app(self) -> ASGIApp:
+        app = Starlette(
             routes=[
                 Route("/v1/veo/videos", self._create, methods=["POST"]),
                 Route("/v1/result/{task_id}", self._result),
@@ -53,6 +56,13 @@ class ResellerFake:
                 Route("/files/{name}", self._file, methods=["GET"]),
             ]
         )
+
+        async def counted(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http":
+                self.requests_seen += 1
+            await app(scope, receive, send)
+
+        return counted
 
     def _throttled(self) -> Response | None:
         if self.rate_limited > 0:

@@ -16,11 +16,12 @@ import httpx
 from fastapi import FastAPI
 
 from vgen import __version__
-from vgen.api import files, health, veo
+from vgen.api import admin, files, health, openai_videos, prometheus, usage, veo
 from vgen.api.auth import Authenticator
 from vgen.api.deps import Services
 from vgen.api.errors import install_error_handlers
 from vgen.api.polling import VgenApp
+from vgen.api.veo_wire import signed_task_body
 from vgen.config import Settings, load_routing
 from vgen.domain.catalog import ModelCatalog
 from vgen.domain.ids import new_file_id, new_task_id
@@ -34,8 +35,11 @@ from vgen.engines.registry import (
     routing_for_given,
 )
 from vgen.media.image_check import ImageLimits
+from vgen.service.artifacts import TaskArtifacts
 from vgen.service.bootstrap import load_signing_secret
 from vgen.service.intake import ImageIntake
+from vgen.service.keys import KeyService
+from vgen.service.rate_limits import RequestRateLimiter
 from vgen.service.tasks import TaskService
 from vgen.storage.base import ArchiveStorage
 from vgen.storage.local_disk import LocalDiskStorage
@@ -43,6 +47,7 @@ from vgen.storage.signing import UrlSigner
 from vgen.store.store import Store
 from vgen.worker.runner import Worker
 from vgen.worker.sweeper import Sweeper
+from vgen.worker.webhooks import WebhookDeliverer, webhook_http_client
 
 VEO_PREFIXES = ("/v1", "/kyyReactApiServer/v1", "")
 
@@ -67,9 +72,13 @@ def create_app(
     )
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(prometheus.router)
     for prefix in VEO_PREFIXES:
         app.include_router(veo.router, prefix=prefix, include_in_schema=prefix == "/v1")
     app.include_router(files.router, prefix="/v1")
+    app.include_router(usage.router, prefix="/v1")
+    app.include_router(admin.router, prefix="/v1")
+    app.include_router(openai_videos.router, prefix="/v1")
     return app
 
 
@@ -104,6 +113,7 @@ async def _running(
         load_signing_secret(settings.signing_secret, settings.data_dir),
         public_url=settings.resolved_public_url(),
     )
+    catalog = build_catalog(routing_config)
     worker = None
     if settings.run_worker:
         worker = Worker(
@@ -114,7 +124,9 @@ async def _running(
             clock=clock,
             signer=signer,
             routing=routing,
+            catalog=catalog,
         )
+    limiter = RequestRateLimiter(settings.redis_url)
     app.state.services = _services(
         settings,
         store,
@@ -123,10 +135,12 @@ async def _running(
         clock,
         worker,
         signer,
-        catalog=build_catalog(routing_config),
+        catalog=catalog,
         routing=routing,
+        limiter=limiter,
     )
     app.state.worker = worker
+    webhook_http = webhook_http_client()
     try:
         async with anyio.create_task_group() as group:
             if worker is not None:
@@ -138,9 +152,14 @@ async def _running(
                     interval_s=settings.sweep_interval_seconds,
                 )
                 group.start_soon(sweeper.run)
+                group.start_soon(
+                    webhook_deliverer(store, settings, signer, webhook_http, clock).run
+                )
             yield
             group.cancel_scope.cancel()
     finally:
+        await limiter.aclose()
+        await webhook_http.aclose()
         await http_client.aclose()
         await engine_http.aclose()
         if owns_engines:
@@ -148,6 +167,24 @@ async def _running(
                 await engine.aclose()
         if owns_store:
             await store.close()
+
+
+def webhook_deliverer(
+    store: Store,
+    settings: Settings,
+    signer: UrlSigner,
+    client: httpx.AsyncClient,
+    clock: Callable[[], float],
+) -> WebhookDeliverer:
+    """The outbox's deliverer; events carry the §1.2 task body with a freshly signed URL."""
+    ttl_s = settings.signed_url_ttl_seconds
+    return WebhookDeliverer(
+        store=store,
+        client=client,
+        render=lambda task, now: signed_task_body(task, signer=signer, ttl_s=ttl_s, now=now),
+        clock=clock,
+        allow_private=settings.allow_private_urls,
+    )
 
 
 def _services(
@@ -161,6 +198,7 @@ def _services(
     *,
     catalog: ModelCatalog,
     routing: Routing,
+    limiter: RequestRateLimiter,
 ) -> Services:
     intake = ImageIntake(
         files=store.files,
@@ -176,10 +214,12 @@ def _services(
         clock=clock,
         id_factory=new_file_id,
     )
+    artifacts = TaskArtifacts(storage=storage)
     tasks = TaskService(
         store=store,
         catalog=catalog,
         intake=intake,
+        artifacts=artifacts,
         routing=routing,
         deadline_s=settings.task_deadline_seconds,
         clock=clock,
@@ -191,7 +231,9 @@ def _services(
         store=store,
         storage=storage,
         signer=signer,
-        auth=Authenticator(keys=store.keys),
+        auth=Authenticator(keys=store.keys, limiter=limiter),
         tasks=tasks,
         intake=intake,
+        artifacts=artifacts,
+        keys=KeyService(keys=store.keys, clock=clock),
     )

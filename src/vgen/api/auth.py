@@ -1,63 +1,41 @@
-"""Bearer-key authentication with a short-lived cache of verified keys.
+"""Bearer-key authentication and per-key request rates: every authenticated request passes here.
 
-Status polling is the hottest path, so a verified key is remembered for `ttl_s` (by the hash
-of its secret; the secret itself is never kept). Revocation through this process evicts at once.
+Keys are looked up on every request (one indexed read of the key's hash), so a key revoked by
+any process — `vgen keys revoke` included — is refused at once.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
-from vgen.domain.errors import AuthenticationFailed
+from vgen.domain.errors import AuthenticationFailed, PermissionDenied
 from vgen.domain.tasks import ApiKey
-from vgen.store.keys import KeyRepository, hash_secret
-
-_MAX_CACHED = 10_000
-_NEGATIVE_TTL_S = 1.0
+from vgen.service.rate_limits import RequestRateLimiter
+from vgen.store.keys import KeyRepository
 
 
 class Authenticator:
-    def __init__(
-        self,
-        *,
-        keys: KeyRepository,
-        ttl_s: float = 5.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, *, keys: KeyRepository, limiter: RequestRateLimiter | None = None) -> None:
         self._keys = keys
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._cache: dict[str, tuple[ApiKey | None, float]] = {}
+        self._limiter = limiter
 
     async def authenticate(self, authorization: str | None) -> ApiKey:
-        """The key named by an `Authorization: Bearer <key>` header.
+        """The key named by an `Authorization: Bearer <key>` header, admitted under its rate.
 
         Raises:
             AuthenticationFailed: header missing or malformed, or key unknown or revoked.
+            RateLimited: the key is over its requests per minute.
         """
-        secret = _bearer_secret(authorization)
-        digest = hash_secret(secret)
-        now = self._clock()
-        cached = self._cache.get(digest)
-        if cached is not None and cached[1] > now:
-            if cached[0] is None:
-                raise AuthenticationFailed("Incorrect API key provided.")
-            return cached[0]
-        key = await self._keys.find_active(secret)
-        if len(self._cache) >= _MAX_CACHED:
-            self._cache.clear()
-        # Unknown keys are remembered too (briefly), so a flood of bad keys costs no queries.
-        self._cache[digest] = (key, now + (self._ttl_s if key else _NEGATIVE_TTL_S))
+        key = await self._keys.find_active(_bearer_secret(authorization))
         if key is None:
             raise AuthenticationFailed("Incorrect API key provided.")
+        if self._limiter is not None:
+            await self._limiter.hit(key)
         return key
 
-    def forget(self, key_id: str) -> None:
-        """Evict a key (after revocation) so this process refuses it immediately."""
-        for digest, (key, _) in list(self._cache.items()):
-            if key is not None and key.id == key_id:
-                del self._cache[digest]
+    async def authenticate_admin(self, authorization: str | None) -> ApiKey:
+        key = await self.authenticate(authorization)
+        if not key.is_admin:
+            raise PermissionDenied("This endpoint needs an admin API key.")
+        return key
 
 
 def _bearer_secret(authorization: str | None) -> str:

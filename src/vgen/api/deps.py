@@ -10,7 +10,9 @@ from fastapi import Depends, Request
 from vgen.api.auth import Authenticator
 from vgen.config import Settings
 from vgen.domain.tasks import ApiKey
+from vgen.service.artifacts import TaskArtifacts
 from vgen.service.intake import ImageIntake
+from vgen.service.keys import KeyService
 from vgen.service.tasks import TaskService
 from vgen.storage.base import ArchiveStorage
 from vgen.storage.signing import UrlSigner
@@ -28,6 +30,8 @@ class Services:
     auth: Authenticator
     tasks: TaskService
     intake: ImageIntake
+    artifacts: TaskArtifacts
+    keys: KeyService
 
 
 async def get_services(request: Request) -> Services:

@@ -22,10 +22,14 @@ from vgen.domain.errors import (
     NotFound,
     PayloadTooLarge,
     PermissionDenied,
+    QuotaExceeded,
+    RateLimited,
     ServiceUnavailable,
     StoreError,
+    TaskFinished,
     UnsupportedMedia,
     VgenError,
+    VideoNotReady,
 )
 
 log = logging.getLogger(__name__)
@@ -39,6 +43,10 @@ _STATUS: tuple[tuple[type[VgenError], int, str, str | None], ...] = (
     (PermissionDenied, 403, "permission_error", "forbidden"),
     (NotFound, 404, "not_found_error", "not_found"),
     (IdempotencyConflict, 409, "invalid_request_error", "idempotency_conflict"),
+    (VideoNotReady, 409, "invalid_request_error", "video_not_ready"),
+    (TaskFinished, 409, "invalid_request_error", "task_finished"),
+    (QuotaExceeded, 429, "insufficient_quota", "quota_exceeded"),
+    (RateLimited, 429, "rate_limit_error", "rate_limit_exceeded"),
     (ServiceUnavailable, 503, "service_unavailable_error", "engine_unavailable"),
     (StoreError, 503, "service_unavailable_error", "database_unavailable"),
 )
@@ -75,13 +83,17 @@ def response_for(exc: VgenError) -> Response:
             code = getattr(exc, "code", None) or default_code
             param = getattr(exc, "param", None)
             headers = None
-            if isinstance(exc, ServiceUnavailable):
+            if isinstance(exc, ServiceUnavailable | RateLimited):
                 headers = {"Retry-After": str(max(1, round(exc.retry_after_s)))}
             if isinstance(exc, StoreError):
                 log.error("database error: %s", exc.message, exc_info=exc)
                 headers = {"Retry-After": "5"}
             if isinstance(exc, AuthenticationFailed):
                 headers = {"WWW-Authenticate": "Bearer"}
+            if status == 409:
+                # Stainless SDKs (the openai SDK) retry a 409 unless told not to; a repeat of
+                # these requests gets the same answer.
+                headers = {"x-should-retry": "false"}
             return error_response(
                 status, exc.message, type_=type_, code=code, param=param, headers=headers
             )

@@ -54,7 +54,7 @@ async def upload_file(request: Request, key: KeyDep, services: ServicesDep) -> R
     )
 
 
-@router.api_route("/files/inputs/{file_id}", methods=["GET", "HEAD"])
+@router.api_route("/files/inputs/{file_id}", methods=["GET", "HEAD"], include_in_schema=False)
 async def download_input(
     file_id: str, services: ServicesDep, exp: str = "", sig: str = ""
 ) -> Response:
@@ -71,7 +71,7 @@ async def download_input(
     return FileResponse(local, media_type=stored.mime_type)
 
 
-@router.api_route("/files/{task_id}/video.mp4", methods=["GET", "HEAD"])
+@router.api_route("/files/{task_id}/video.mp4", methods=["GET", "HEAD"], include_in_schema=False)
 async def download_video(
     task_id: str, services: ServicesDep, exp: str = "", sig: str = ""
 ) -> Response:

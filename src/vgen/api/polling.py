@@ -15,29 +15,52 @@ import time
 
 import orjson
 from fastapi import FastAPI
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from vgen.api.deps import Services
 from vgen.api.errors import internal_error, response_for
 from vgen.api.veo import poll_headers_for, render_task
 from vgen.domain.errors import VgenError
 from vgen.domain.states import TaskState
+from vgen.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 log = logging.getLogger(__name__)
 
+_POLL_ROUTE = "/v1/result/{task_id}"
 _POLL_PATH = re.compile(r"^(?:/kyyReactApiServer/v1|/v1)?/(?:result|veo/videos)/([^/]+)$")
 
 
 class VgenApp(FastAPI):
-    """FastAPI, with status polls answered before FastAPI's own request handling."""
+    """FastAPI, with status polls answered before FastAPI's own request handling, and every
+    HTTP request counted and timed for `/metrics` by its route template."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET":
-            match = _POLL_PATH.match(scope["path"])
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # what the client sees if the app fails before answering
+        route = _POLL_ROUTE
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            match = _POLL_PATH.match(scope["path"]) if scope["method"] == "GET" else None
             if match is not None:
-                await answer_poll(self.state.services, match.group(1), scope, receive, send)
-                return
-        await super().__call__(scope, receive, send)
+                services = self.state.services
+                await answer_poll(services, match.group(1), scope, receive, send_noting_status)
+            else:
+                await super().__call__(scope, receive, send_noting_status)
+                matched = scope.get("route")
+                route = getattr(matched, "path", None) or "unmatched"
+        finally:
+            method = scope["method"]
+            HTTP_REQUESTS.labels(method, route, str(status)).inc()
+            HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
 
 
 async def answer_poll(

@@ -13,7 +13,12 @@ from starlette.responses import Response
 
 from vgen.api.body import parse_json, read_limited
 from vgen.api.deps import KeyDep, Services, ServicesDep
-from vgen.api.veo_wire import created_body, parse_create, parse_idempotency_key, task_body
+from vgen.api.veo_wire import (
+    created_body,
+    parse_create,
+    parse_idempotency_key,
+    signed_task_body,
+)
 from vgen.domain.errors import InvalidRequest
 from vgen.domain.states import TaskState
 from vgen.domain.tasks import Task, TaskStatus
@@ -32,15 +37,9 @@ def request_hash(body: Any) -> str:
 
 def render_task(services: Services, task: Task | TaskStatus, *, now: float) -> dict[str, Any]:
     """The §1.2 body; `video_url` is minted fresh, never past the archive's retention end."""
-    video_url = None
-    expires_at = None
-    if task.state is TaskState.COMPLETED and task.artifact_key and task.archive_expires_at:
-        expires_at = int(
-            min(now + services.settings.signed_url_ttl_seconds, task.archive_expires_at)
-        )
-        if expires_at > now:
-            video_url = services.signer.mint_url(f"{task.id}/video.mp4", expires_at=expires_at)
-    return task_body(task, video_url=video_url, expires_at=expires_at)
+    return signed_task_body(
+        task, signer=services.signer, ttl_s=services.settings.signed_url_ttl_seconds, now=now
+    )
 
 
 def poll_headers(task: Task | TaskStatus) -> dict[str, str] | None:
@@ -70,8 +69,17 @@ async def create_video(request: Request, key: KeyDep, services: ServicesDep) -> 
         video_request,
         idempotency_key=idempotency_key,
         request_hash=request_hash(body) if idempotency_key else None,
+        key=key,
     )
     return json_response(created_body(task))
+
+
+@router.post("/veo/videos/{task_id}/cancel")
+async def cancel_video(task_id: str, key: KeyDep, services: ServicesDep) -> Response:
+    """Cancel a queued or processing task; it then shows `failed` with error "cancelled".
+    A task that already ended answers 409."""
+    task = await services.tasks.cancel(key.tenant_id, task_id)
+    return json_response(render_task(services, task, now=time.time()))
 
 
 @router.get("/result/{task_id}")
@@ -91,8 +99,8 @@ async def list_videos(
     key: KeyDep, services: ServicesDep, limit: str = "20", after: str | None = None
 ) -> Response:
     """The caller's tasks, newest first. Page on with `after=<last id of the previous page>`."""
-    page_size = _page_size(limit)
-    page, has_more = await services.tasks.list(key.tenant_id, limit=page_size, after=after)
+    size = page_size(limit)
+    page, has_more = await services.tasks.list(key.tenant_id, limit=size, after=after)
     now = time.time()
     data = [render_task(services, task, now=now) for task in page]
     return json_response(
@@ -106,7 +114,8 @@ async def list_videos(
     )
 
 
-def _page_size(limit: str) -> int:
+def page_size(limit: str) -> int:
+    """The `limit` query parameter of a list request, 1 to 100."""
     if not limit.isdigit() or not 1 <= int(limit) <= _MAX_PAGE:
         raise InvalidRequest(f"limit must be a whole number from 1 to {_MAX_PAGE}.", param="limit")
     return int(limit)

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from vgen.domain.catalog import AspectRatio, Resolution
+from vgen.api import fields
 from vgen.domain.errors import InvalidRequest
 from vgen.domain.requests import VideoRequest
 from vgen.domain.states import TaskState
 from vgen.domain.tasks import Task, TaskStatus
+from vgen.storage.signing import UrlSigner
 
 MAX_REFERENCES = 3
 MAX_IDEMPOTENCY_KEY_CHARS = 255
@@ -33,18 +34,11 @@ def parse_idempotency_key(header: str | None) -> str | None:
 def parse_create(body: Any, *, max_prompt_chars: int) -> VideoRequest:
     if not isinstance(body, Mapping):
         raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
-    model = _required_str(body, "model")
-    prompt = _required_str(body, "prompt").strip()
-    if not prompt:
-        raise InvalidRequest("prompt must not be empty.", param="prompt")
-    if len(prompt) > max_prompt_chars:
-        raise InvalidRequest(
-            f"prompt is {len(prompt)} characters; the limit is {max_prompt_chars}.",
-            param="prompt",
-        )
+    model = fields.required_str(body, "model")
+    prompt = fields.prompt(body, max_chars=max_prompt_chars)
     references, ref_param = _references(body)
-    first = _optional_str(body, "first_image")
-    last = _optional_str(body, "last_image")
+    first = fields.optional_str(body, "first_image")
+    last = fields.optional_str(body, "last_image")
     if last and not first:
         raise InvalidRequest("last_image requires first_image.", param="last_image")
     if references and (first or last):
@@ -56,64 +50,16 @@ def parse_create(body: Any, *, max_prompt_chars: int) -> VideoRequest:
     return VideoRequest(
         model=model,
         prompt=prompt,
-        resolution=_resolution(body),
-        aspect_ratio=_aspect_ratio(body),
+        resolution=fields.resolution(body),
+        aspect_ratio=fields.aspect_ratio(body),
         duration_s=_duration(body),
         first_image=first,
         last_image=last,
         references=references,
-        negative_prompt=_optional_str(body, "negative_prompt"),
-        seed=_seed(body),
-        callback_url=_callback_url(body),
+        negative_prompt=fields.optional_str(body, "negative_prompt"),
+        seed=fields.seed(body),
+        callback_url=fields.callback_url(body),
     )
-
-
-def _required_str(body: Mapping[str, Any], name: str) -> str:
-    value = body.get(name)
-    if value is None:
-        raise InvalidRequest(
-            f"Missing required parameter: '{name}'.", param=name, code="missing_required_parameter"
-        )
-    return _checked_str(value, name)
-
-
-def _optional_str(body: Mapping[str, Any], name: str) -> str | None:
-    value = body.get(name)
-    if value is None or value == "":
-        return None
-    return _checked_str(value, name)
-
-
-def _checked_str(value: Any, name: str) -> str:
-    if not isinstance(value, str):
-        raise InvalidRequest(f"'{name}' must be a string.", param=name)
-    if "\x00" in value:
-        # PostgreSQL text cannot hold NUL; no legitimate prompt or URL contains one.
-        raise InvalidRequest(f"'{name}' must not contain NUL characters.", param=name)
-    return value
-
-
-def _resolution(body: Mapping[str, Any]) -> Resolution:
-    value = body.get("resolution")
-    if value is None:
-        return Resolution.P720
-    parsed = Resolution.parse(value) if isinstance(value, str) else None
-    if parsed is None:
-        raise InvalidRequest(
-            f"Invalid resolution {value!r}: use 720p, 1080p or 4K.", param="resolution"
-        )
-    return parsed
-
-
-def _aspect_ratio(body: Mapping[str, Any]) -> AspectRatio:
-    value = body.get("aspect_ratio")
-    if value is None:
-        return AspectRatio.LANDSCAPE
-    if value not in ("16:9", "9:16"):
-        raise InvalidRequest(
-            f"Invalid aspect_ratio {value!r}: use 16:9 or 9:16.", param="aspect_ratio"
-        )
-    return AspectRatio(value)
 
 
 def _references(body: Mapping[str, Any]) -> tuple[tuple[str, ...], str]:
@@ -128,7 +74,7 @@ def _references(body: Mapping[str, Any]) -> tuple[tuple[str, ...], str]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(i, str) and i for i in items):
         raise InvalidRequest(f"{param} must be a list of image references.", param=param)
-    items = [_checked_str(i, param) for i in items]
+    items = [fields.checked_str(i, param) for i in items]
     if not 1 <= len(items) <= MAX_REFERENCES:
         raise InvalidRequest(
             f"{param} takes 1 to {MAX_REFERENCES} images, got {len(items)}.", param=param
@@ -140,7 +86,7 @@ def _duration(body: Mapping[str, Any]) -> int:
     values = {name: body[name] for name in ("duration", "seconds") if body.get(name) is not None}
     parsed: dict[str, int] = {}
     for name, value in values.items():
-        number = _as_int(value)
+        number = fields.as_int(value)
         if number is None or number <= 0:
             raise InvalidRequest(
                 f"'{name}' must be a positive whole number of seconds.", param=name
@@ -149,35 +95,6 @@ def _duration(body: Mapping[str, Any]) -> int:
     if len(set(parsed.values())) > 1:
         raise InvalidRequest("duration and seconds disagree; send one.", param="seconds")
     return next(iter(parsed.values()), 8)
-
-
-def _as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
-def _seed(body: Mapping[str, Any]) -> int | None:
-    value = body.get("seed")
-    if value is None:
-        return None
-    number = _as_int(value)
-    if number is None or not 0 <= number < 2**32:
-        raise InvalidRequest("seed must be an integer between 0 and 4294967295.", param="seed")
-    return number
-
-
-def _callback_url(body: Mapping[str, Any]) -> str | None:
-    value = _optional_str(body, "callback_url")
-    if value is not None and not value.startswith(("https://", "http://")):
-        raise InvalidRequest("callback_url must be an http(s) URL.", param="callback_url")
-    return value
 
 
 def created_body(task: Task | TaskStatus) -> dict[str, Any]:
@@ -221,3 +138,17 @@ def _whole_seconds(value: float | None) -> int | float | None:
     if value is None:
         return None
     return round(value) if abs(value - round(value)) < 0.05 else value
+
+
+def signed_task_body(
+    task: Task | TaskStatus, *, signer: UrlSigner, ttl_s: float, now: float
+) -> dict[str, Any]:
+    """The §1.2 body with a `video_url` minted now: valid `ttl_s`, never past the archive's
+    retention end (also what webhooks carry)."""
+    video_url = None
+    expires_at = None
+    if task.state is TaskState.COMPLETED and task.artifact_key and task.archive_expires_at:
+        expires_at = int(min(now + ttl_s, task.archive_expires_at))
+        if expires_at > now:
+            video_url = signer.mint_url(f"{task.id}/video.mp4", expires_at=expires_at)
+    return task_body(task, video_url=video_url, expires_at=expires_at)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from vgen.cli import batch, server, tasks
+from vgen.cli import batch, keys, server, tasks, usage
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="vgen: self-hosted video generation."
@@ -18,6 +18,8 @@ app.command(name="list")(tasks.list_tasks)
 app.command()(tasks.download)
 app.command()(tasks.cancel)
 app.command()(batch.batch)
+app.command()(usage.usage)
+app.add_typer(keys.app, name="keys")
 
 
 def main() -> None:

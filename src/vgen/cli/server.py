@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,21 +22,11 @@ DataDirOption = Annotated[
 ]
 
 
-class _TaskFormatter(logging.Formatter):
-    """Plain log lines that carry the task id whenever a record is about a task."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        task_id = getattr(record, "task_id", None)
-        return f"{line} task_id={task_id}" if task_id else line
-
-
 def _configure_logging() -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(_TaskFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
+    from vgen.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -81,7 +70,8 @@ def serve(
     if admin_key:
         typer.echo(
             f"Created the admin API key (saved to {settings.data_dir / 'admin.key'}):\n"
-            f"  {admin_key}\nIt is shown only this once."
+            f"  {admin_key}\nIt is shown only this once. Its webhook signing secret is in "
+            f"{settings.data_dir / 'admin.webhook-secret'}."
         )
     typer.echo(f"vgen listening on http://{settings.host}:{settings.port}")
     uvicorn.run(
@@ -89,6 +79,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level="warning",
+        log_config=None,  # keep vgen's handlers (JSON lines) for uvicorn's messages too
         timeout_graceful_shutdown=5,
     )
 
@@ -109,14 +100,21 @@ def worker(
 async def _run_worker(settings: Settings, *, drain: bool) -> None:
     import anyio
 
+    from vgen.api.app import webhook_deliverer
     from vgen.config import load_routing
-    from vgen.engines.registry import build_engines, build_routing, engine_http_client
+    from vgen.engines.registry import (
+        build_catalog,
+        build_engines,
+        build_routing,
+        engine_http_client,
+    )
     from vgen.service.bootstrap import load_signing_secret
     from vgen.storage.local_disk import LocalDiskStorage
     from vgen.storage.signing import UrlSigner
     from vgen.store.store import Store
     from vgen.worker.runner import Worker
     from vgen.worker.sweeper import Sweeper
+    from vgen.worker.webhooks import webhook_http_client
 
     store = Store.open(settings.resolved_database_url())
     storage = LocalDiskStorage(settings.data_dir / "archive")
@@ -135,18 +133,23 @@ async def _run_worker(settings: Settings, *, drain: bool) -> None:
         clock=time.time,
         signer=signer,
         routing=build_routing(routing_config, settings),
+        catalog=build_catalog(routing_config),
     )
     sweeper = Sweeper(
         store=store, storage=storage, clock=time.time, interval_s=settings.sweep_interval_seconds
     )
+    webhook_http = webhook_http_client()
+    deliverer = webhook_deliverer(store, settings, signer, webhook_http, time.time)
     try:
         if drain:
             await runner.run_until_idle()
             return
         async with anyio.create_task_group() as group:
             group.start_soon(sweeper.run)
+            group.start_soon(deliverer.run)
             await runner.run()
     finally:
+        await webhook_http.aclose()
         for engine in engines.values():
             await engine.aclose()
         await http_client.aclose()

@@ -114,4 +114,5 @@ def cancel(
             client.get(task_id)  # raises NotFoundError itself when the task is unknown
             console.print("[red]error:[/] this server does not support cancelling tasks")
             raise typer.Exit(1) from None
-    console.print(f"{task.id}: {task.status}")
+    # The Veo dialect shows a cancelled task as `failed` with error "cancelled".
+    stdout.print(f"{task.id}: {task.error if task.error == 'cancelled' else task.status}")

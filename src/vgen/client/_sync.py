@@ -3,6 +3,7 @@ both take every decision from `_base.py`."""
 
 from __future__ import annotations
 
+import builtins
 import mimetypes
 import os
 import time
@@ -149,6 +150,28 @@ class Client:
         """Cancel a queued or processing task (on servers that support it)."""
         response = self._request("POST", f"/v1/veo/videos/{task_id}/cancel")
         return _base.task_from_body(_base.parse_json(response.content), expected_id=task_id)
+
+    def usage(self, *, from_: str | None = None, to: str | None = None) -> dict[str, Any]:
+        """Your video-seconds and task counts per model and day (`from_`/`to`: YYYY-MM-DD)."""
+        params = {k: v for k, v in {"from": from_, "to": to}.items() if v is not None}
+        response = self._request("GET", "/v1/usage", params=params)
+        return dict(_base.parse_json(response.content))
+
+    def create_key(self, **fields: Any) -> dict[str, Any]:
+        """Admin: create an API key (`name`, `tenant_id`, `admin`, `rate_per_minute`,
+        `max_inflight`, `daily_seconds`, `webhook_url`); the answer holds its secrets."""
+        response = self._request("POST", "/v1/admin/keys", json=fields, retries=0)
+        return dict(_base.parse_json(response.content))
+
+    def list_keys(self) -> builtins.list[dict[str, Any]]:
+        """Admin: every API key (without secrets)."""
+        response = self._request("GET", "/v1/admin/keys")
+        return builtins.list(_base.parse_json(response.content)["data"])
+
+    def revoke_key(self, key_id: str) -> dict[str, Any]:
+        """Admin: revoke an API key; it is refused from then on."""
+        response = self._request("POST", f"/v1/admin/keys/{key_id}/revoke")
+        return dict(_base.parse_json(response.content))
 
     def wait(
         self,

@@ -63,21 +63,27 @@ class ModelSpec:
     durations_s: frozenset[int] = frozenset({8})
     default_duration_s: int = 8
     typical_seconds: float = 60.0
+    min_seconds: float = 30.0
+    """The least time the model typically takes: a remote job's first poll waits this long."""
 
 
 VEO_MODELS: tuple[ModelSpec, ...] = (
-    ModelSpec("veo_3_1_fast", "Veo 3.1 Fast"),
-    ModelSpec("veo_3_1_pro", "Veo 3.1"),
+    ModelSpec("veo_3_1_fast", "Veo 3.1 Fast", typical_seconds=60, min_seconds=30),
+    ModelSpec("veo_3_1_pro", "Veo 3.1", typical_seconds=120, min_seconds=60),
     ModelSpec(
         "veo_3_1_fast_stable",
         "Veo 3.1 Fast (stable): first/last-frame mode only",
         resolutions=frozenset({Resolution.P720, Resolution.P1080}),
         modes=frozenset({Mode.FIRST_FRAME, Mode.FIRST_LAST}),
+        typical_seconds=60,
+        min_seconds=30,
     ),
     ModelSpec(
         "veo_3_1_pro_stable",
         "Veo 3.1 (stable)",
         resolutions=frozenset({Resolution.P720, Resolution.P1080}),
+        typical_seconds=120,
+        min_seconds=60,
     ),
 )
 

@@ -8,6 +8,10 @@ VgenError
 ├── PermissionDenied        (a valid key asking for something it may not do, or a bad signature)
 ├── NotFound                (unknown id, or another tenant's id: the two look the same)
 ├── IdempotencyConflict     (an Idempotency-Key reused with a different body)
+├── VideoNotReady           (a video's content asked for before it completed, or after it failed)
+├── TaskFinished            (cancelling a task that already ended)
+├── RateLimited             (a key over its request rate or in-flight limit; `retry_after_s`)
+│   └── QuotaExceeded       (a key over its daily video-seconds)
 ├── ServiceUnavailable      (no engine can take the model now; carries `retry_after_s`)
 ├── StoreError              (the database failed; never a client's fault)
 └── EngineError             (an engine could not produce the video)
@@ -56,6 +60,26 @@ class NotFound(VgenError):
 
 class IdempotencyConflict(VgenError):
     pass
+
+
+class VideoNotReady(VgenError):
+    pass
+
+
+class TaskFinished(VgenError):
+    pass
+
+
+class RateLimited(VgenError):
+    def __init__(self, message: str, *, retry_after_s: float, code: str) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.code = code
+
+
+class QuotaExceeded(RateLimited):
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message, retry_after_s=retry_after_s, code="quota_exceeded")
 
 
 class ServiceUnavailable(VgenError):

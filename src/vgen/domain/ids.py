@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
 from collections.abc import Callable
@@ -36,3 +37,12 @@ def is_task_id(value: str) -> bool:
 
 def is_file_id(value: str) -> bool:
     return _FILE_ID.fullmatch(value) is not None
+
+
+def new_tenant_id() -> str:
+    return "ten_" + secrets.token_hex(8)
+
+
+def new_webhook_secret() -> str:
+    """A Standard Webhooks signing secret: `whsec_` + base64 of 24 random bytes."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()

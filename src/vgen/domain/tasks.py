@@ -30,6 +30,9 @@ class Task:
     artifact_key: str | None = None
     video_seconds: float | None = None
     archive_expires_at: float | None = None
+    upstream_calls: int = 0
+    """HTTP requests made to upstreams for this task so far (submit, polls, downloads)."""
+    api_key_id: str | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -72,6 +75,18 @@ class StoredFile:
 
 
 @dataclass(frozen=True)
+class KeyLimits:
+    """What a key may do; None means unlimited."""
+
+    rate_per_minute: int | None = None
+    max_inflight: int | None = None
+    daily_seconds: float | None = None
+
+
+UNLIMITED = KeyLimits()
+
+
+@dataclass(frozen=True)
 class ApiKey:
     id: str
     tenant_id: str
@@ -79,3 +94,5 @@ class ApiKey:
     is_admin: bool
     created_at: float
     revoked_at: float | None = None
+    limits: KeyLimits = UNLIMITED
+    webhook_url: str | None = None

@@ -9,6 +9,8 @@ from typing import Protocol
 
 from vgen.domain.requests import VideoRequest
 
+DEFAULT_FIRST_POLL_S = 30.0
+
 
 @dataclass(frozen=True)
 class EngineJob:
@@ -26,6 +28,8 @@ class EngineJob:
     upstream_id: str | None = None
     image_urls: Mapping[str, str] = field(default_factory=dict)
     """The same images as signed URLs served by vgen, for upstreams that fetch by URL."""
+    typical_min_s: float = DEFAULT_FIRST_POLL_S
+    """How long the model typically needs at the least (catalog): no poll is worth it sooner."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,12 @@ class PollLater:
     """The job runs upstream: persist nothing more and call `advance` again in `after_s`."""
 
     after_s: float
+
+
+def first_poll_after(configured_s: float | None, job: EngineJob) -> float:
+    """When to poll a job just submitted: the target's setting, else the model's typical
+    minimum time (asking earlier only spends upstream calls and rate limit)."""
+    return configured_s if configured_s is not None else job.typical_min_s
 
 
 class JobReporter(Protocol):

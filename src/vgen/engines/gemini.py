@@ -19,7 +19,8 @@ import httpx
 
 from vgen.domain.catalog import Resolution
 from vgen.domain.errors import ContentFiltered, EngineError, UpstreamRejected, UpstreamUnavailable
-from vgen.engines.base import EngineJob, JobReporter, PollLater
+from vgen.engines.base import EngineJob, JobReporter, PollLater, first_poll_after
+from vgen.engines.calls import timed_operation
 from vgen.engines.download import download_video
 
 DEFAULT_GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
@@ -59,7 +60,7 @@ class GeminiEngine:
         base_url: str = DEFAULT_GEMINI_BASE_URL,
         model_map: Mapping[str, str] | None = None,
         poll_interval_s: float = 10.0,
-        first_poll_s: float = 40.0,
+        first_poll_s: float | None = None,
     ) -> None:
         self.name = name
         self._base = base_url.rstrip("/")
@@ -72,10 +73,12 @@ class GeminiEngine:
     async def advance(self, job: EngineJob, reporter: JobReporter) -> PollLater | None:
         """Submit once, then poll the operation once per call; download when it is done."""
         if job.upstream_id is None:
-            operation_name = await self._submit(job)
+            with timed_operation(self.name, "submit"):
+                operation_name = await self._submit(job)
             await reporter.record_upstream_id(operation_name)
-            return PollLater(self._first_poll_s)
-        operation = await self._poll(job.upstream_id)
+            return PollLater(first_poll_after(self._first_poll_s, job))
+        with timed_operation(self.name, "poll"):
+            operation = await self._poll(job.upstream_id)
         if operation.get("done") is not True:
             progress = _progress(operation)
             if progress is not None:
@@ -83,7 +86,8 @@ class GeminiEngine:
             return PollLater(self._poll_interval_s)
         uri = _video_uri(operation)
         # The URI redirects to storage; the shared client follows redirects.
-        await download_video(self._client, uri, job.output_path, headers=self._auth)
+        with timed_operation(self.name, "download"):
+            await download_video(self._client, uri, job.output_path, headers=self._auth)
         return None
 
     def model_for(self, public_model: str) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 
 from vgen.domain.errors import EngineError, UpstreamUnavailable
 from vgen.engines.base import EngineJob, JobReporter, PollLater
+from vgen.engines.calls import timed_operation
 from vgen.media.renderer import RenderJob, RenderStats, render_video
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,11 @@ class LocalEngine:
 
     async def advance(self, job: EngineJob, reporter: JobReporter) -> PollLater | None:
         """Render the whole video now (the local engine never needs to poll)."""
+        with timed_operation(self.name, "render"):
+            await self._render(job, reporter)
+        return None
+
+    async def _render(self, job: EngineJob, reporter: JobReporter) -> None:
         key = f"{job.task_id}:{job.output_path.name}"
         cancel_marker = job.output_path.with_name(job.output_path.name + ".cancel")
         self._progress[key] = (0, 1)

@@ -18,7 +18,8 @@ import anyio
 import httpx
 
 from vgen.domain.errors import EngineError, UpstreamRejected, UpstreamUnavailable
-from vgen.engines.base import EngineJob, JobReporter, PollLater
+from vgen.engines.base import EngineJob, JobReporter, PollLater, first_poll_after
+from vgen.engines.calls import timed_operation
 from vgen.engines.download import download_video
 
 # 401 is not here: on submit it means a wrong key (permanent), while polling it is treated as a
@@ -39,7 +40,7 @@ class OpenAIVideosEngine:
         client: httpx.AsyncClient,
         model_map: Mapping[str, str] | None = None,
         poll_interval_s: float = 10.0,
-        first_poll_s: float = 30.0,
+        first_poll_s: float | None = None,
     ) -> None:
         self.name = name
         self._base = base_url.rstrip("/")
@@ -52,10 +53,12 @@ class OpenAIVideosEngine:
     async def advance(self, job: EngineJob, reporter: JobReporter) -> PollLater | None:
         """Submit once, then poll once per call; download when the upstream is done."""
         if job.upstream_id is None:
-            upstream_id = await self._submit(job)
+            with timed_operation(self.name, "submit"):
+                upstream_id = await self._submit(job)
             await reporter.record_upstream_id(upstream_id)
-            return PollLater(self._first_poll_s)
-        video, poll_after_s = await self._poll(job.upstream_id)
+            return PollLater(first_poll_after(self._first_poll_s, job))
+        with timed_operation(self.name, "poll"):
+            video, poll_after_s = await self._poll(job.upstream_id)
         status = video.get("status")
         if status == "failed":
             raise UpstreamRejected(_message(video) or "the upstream reported the video failed")
@@ -68,7 +71,8 @@ class OpenAIVideosEngine:
         if status != "completed":
             # API.md §2: only the four states exist; anything else is a garbled answer.
             raise UpstreamUnavailable(f"upstream poll answered an unknown status {status!r}")
-        await self._download(job.upstream_id, job.output_path)
+        with timed_operation(self.name, "download"):
+            await self._download(job.upstream_id, job.output_path)
         return None
 
     def submit_fields(self, job: EngineJob) -> dict[str, str]:

@@ -15,6 +15,7 @@ from vgen.config import RoutingConfig, Settings, TargetConfig
 from vgen.domain.catalog import Mode, ModelCatalog, ModelSpec, Resolution
 from vgen.domain.routing import LOCAL_TARGET, Routing
 from vgen.engines.base import Engine
+from vgen.engines.calls import count_request
 
 
 def build_engines(
@@ -113,6 +114,7 @@ def build_catalog(routing: RoutingConfig) -> ModelCatalog:
             durations_s=frozenset(m.durations),
             default_duration_s=min(m.durations),
             typical_seconds=m.typical_seconds,
+            min_seconds=m.min_seconds,
         )
         for m in routing.models
     ]
@@ -129,6 +131,7 @@ def _resolution(value: str) -> Resolution:
 def engine_http_client() -> httpx.AsyncClient:
     """One client for all upstream calls: generous read timeouts for video downloads."""
     return httpx.AsyncClient(
+        event_hooks={"request": [count_request]},
         timeout=httpx.Timeout(60.0, connect=10.0),
         follow_redirects=True,
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),

@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 
 from vgen.domain.errors import EngineError, UpstreamRejected, UpstreamUnavailable
-from vgen.engines.base import EngineJob, JobReporter, PollLater
+from vgen.engines.base import EngineJob, JobReporter, PollLater, first_poll_after
+from vgen.engines.calls import timed_operation
 from vgen.engines.download import download_video
 from vgen.wire.veo_task import MalformedResponse, RemoteStatus, read_error, read_task, unwrap
 
@@ -30,7 +31,7 @@ class RelayEngine:
         api_key: str | None,
         client: httpx.AsyncClient,
         poll_interval_s: float = 30.0,
-        first_poll_s: float = 60.0,
+        first_poll_s: float | None = None,
         model_map: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name
@@ -44,10 +45,12 @@ class RelayEngine:
     async def advance(self, job: EngineJob, reporter: JobReporter) -> PollLater | None:
         """Submit once, then poll once per call; download when the upstream is done."""
         if job.upstream_id is None:
-            upstream_id = await self._submit(job)
+            with timed_operation(self.name, "submit"):
+                upstream_id = await self._submit(job)
             await reporter.record_upstream_id(upstream_id)
-            return PollLater(self._first_poll_s)
-        remote = await self._poll(job.upstream_id)
+            return PollLater(first_poll_after(self._first_poll_s, job))
+        with timed_operation(self.name, "poll"):
+            remote = await self._poll(job.upstream_id)
         if remote.status is RemoteStatus.FAILED:
             raise UpstreamRejected(remote.error or "the upstream reported the task failed")
         if remote.status is not RemoteStatus.COMPLETED:
@@ -56,7 +59,8 @@ class RelayEngine:
             return PollLater(self._poll_interval_s)
         if not remote.video_url:
             raise EngineError("the upstream finished without a video")
-        await download_video(self._client, remote.video_url, job.output_path)
+        with timed_operation(self.name, "download"):
+            await download_video(self._client, remote.video_url, job.output_path)
         return None
 
     def submit_body(self, job: EngineJob) -> dict[str, Any]:

@@ -7,10 +7,11 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
-from vgen.domain.ids import new_api_key_secret, new_key_id
+from vgen.domain.ids import new_api_key_secret, new_key_id, new_webhook_secret
 from vgen.store.store import Store
 
 ADMIN_KEY_FILE = "admin.key"
+ADMIN_WEBHOOK_SECRET_FILE = "admin.webhook-secret"
 SIGNING_KEY_FILE = "signing.key"
 DEFAULT_TENANT = "default"
 
@@ -27,11 +28,12 @@ def write_private(path: Path, text: str) -> None:
 async def ensure_admin_key(
     store: Store, data_dir: Path, *, clock: Callable[[], float]
 ) -> str | None:
-    """On an empty key table, create an admin key, save it to `<data_dir>/admin.key` and return
-    it (to be printed once); otherwise None."""
+    """On an empty key table, create an admin key, save it to `<data_dir>/admin.key` (and its
+    webhook signing secret to `admin.webhook-secret`) and return it (to be printed once);
+    otherwise None."""
     if await store.keys.count() > 0:
         return None
-    secret = new_api_key_secret()
+    secret, webhook_secret = new_api_key_secret(), new_webhook_secret()
     await store.keys.create(
         key_id=new_key_id(),
         tenant_id=DEFAULT_TENANT,
@@ -39,7 +41,9 @@ async def ensure_admin_key(
         secret=secret,
         is_admin=True,
         now=clock(),
+        webhook_secret=webhook_secret,
     )
+    write_private(data_dir / ADMIN_WEBHOOK_SECRET_FILE, webhook_secret + "\n")
     write_private(data_dir / ADMIN_KEY_FILE, secret + "\n")
     return secret
 

@@ -1,18 +1,27 @@
-"""`TaskService`: the use cases behind every dialect — create (idempotent), get, list."""
+"""`TaskService`: the use cases behind every dialect — create (idempotent), get, list, delete."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 
 from vgen.domain.catalog import ModelCatalog
-from vgen.domain.errors import InvalidRequest, NotFound
+from vgen.domain.errors import InvalidRequest, NotFound, TaskFinished
 from vgen.domain.ids import IdFactory, is_task_id
 from vgen.domain.requests import VideoRequest, check_against_model
 from vgen.domain.routing import Routing
-from vgen.domain.tasks import Task, TaskStatus
+from vgen.domain.tasks import ApiKey, Task, TaskStatus
+from vgen.service.artifacts import TaskArtifacts
 from vgen.service.intake import ImageIntake
+from vgen.service.quotas import TaskQuotas
 from vgen.store.store import Store
 from vgen.store.tasks import NewTask
+
+log = logging.getLogger(__name__)
+
+# How long after a create an SDK's automatic retry of it may still arrive: the OpenAI SDK waits
+# up to its 600 s default timeout for an answer before retrying, plus its back-off.
+RETRY_MATCH_WINDOW_S = 15 * 60
 
 
 class TaskService:
@@ -22,6 +31,7 @@ class TaskService:
         store: Store,
         catalog: ModelCatalog,
         intake: ImageIntake,
+        artifacts: TaskArtifacts,
         routing: Routing,
         deadline_s: float,
         clock: Callable[[], float],
@@ -31,11 +41,17 @@ class TaskService:
         self._store = store
         self._catalog = catalog
         self._intake = intake
+        self._artifacts = artifacts
         self._routing = routing
         self._deadline_s = deadline_s
         self._clock = clock
         self._new_id = id_factory
         self._on_enqueue = on_enqueue
+        self._quotas = TaskQuotas(store.usage)
+
+    @property
+    def catalog(self) -> ModelCatalog:
+        return self._catalog
 
     def validate(self, request: VideoRequest) -> None:
         """Check `request` against its model; raises InvalidRequest naming the param."""
@@ -48,19 +64,25 @@ class TaskService:
         *,
         idempotency_key: str | None = None,
         request_hash: str | None = None,
+        is_retry: bool = False,
+        key: ApiKey | None = None,
     ) -> Task:
         """Validate, take in the images, and enqueue a task (or return the idempotent original).
 
+        `is_retry` marks a request its client says is an automatic retry of an earlier attempt
+        (`x-stainless-retry-count`); without an Idempotency-Key, a task made from the same
+        `request_hash` within `RETRY_MATCH_WINDOW_S` is taken to be that attempt's and returned.
         Nothing is stored when validation fails.
         """
         self.validate(request)
         now = self._clock()
-        if idempotency_key is not None and request_hash is not None:
-            original = await self._store.tasks.find_idempotent(
-                tenant_id, idempotency_key, request_hash, now=now
-            )
-            if original is not None:
-                return original
+        original = await self._original(
+            tenant_id, idempotency_key, request_hash, is_retry=is_retry, now=now
+        )
+        if original is not None:
+            return original
+        if key is not None:
+            await self._quotas.admit(key, requested_seconds=request.duration_s, now=now)
         resolved = await self._intake.resolve_refs(tenant_id, request.image_refs())
         target = self._routing.first_target(request.model)
         task = await self._store.tasks.create(
@@ -73,10 +95,36 @@ class TaskService:
                 deadline_at=now + self._routing.deadlines_s.get(target, self._deadline_s),
                 idempotency_key=idempotency_key,
                 request_hash=request_hash,
+                api_key_id=key.id if key is not None else None,
             )
+        )
+        log.info(
+            "task created",
+            extra={"task_id": task.id, "model": task.model, "engine": task.engine},
         )
         self._on_enqueue()
         return task
+
+    async def _original(
+        self,
+        tenant_id: str,
+        idempotency_key: str | None,
+        request_hash: str | None,
+        *,
+        is_retry: bool,
+        now: float,
+    ) -> Task | None:
+        if request_hash is None:
+            return None
+        if idempotency_key is not None:
+            return await self._store.tasks.find_idempotent(
+                tenant_id, idempotency_key, request_hash, now=now
+            )
+        if is_retry:
+            return await self._store.tasks.find_recent_duplicate(
+                tenant_id, request_hash, since=now - RETRY_MATCH_WINDOW_S
+            )
+        return None
 
     async def get(self, tenant_id: str, task_id: str) -> Task:
         """Raises NotFound for unknown ids and for other tenants' ids alike (API.md §0)."""
@@ -97,8 +145,44 @@ class TaskService:
         return found
 
     async def list(
-        self, tenant_id: str, *, limit: int, after: str | None
+        self, tenant_id: str, *, limit: int, after: str | None, newest_first: bool = True
     ) -> tuple[Sequence[Task], bool]:
         if after is not None and not is_task_id(after):
             raise InvalidRequest("after must be the id of a task (vgen_…).", param="after")
-        return await self._store.tasks.list(tenant_id, limit=limit, after=after)
+        return await self._store.tasks.list(
+            tenant_id, limit=limit, after=after, newest_first=newest_first
+        )
+
+    async def delete(self, tenant_id: str, task_id: str) -> Task:
+        """Delete a task in any state, and its archived video and thumbnail.
+
+        A queued task is never started; a running one is dropped by its worker at the worker's
+        next lease renewal (an upstream job it submitted is not cancelled). Input images stay:
+        an uploaded file may serve other tasks.
+
+        Raises:
+            NotFound: exactly as `get`.
+        """
+        deleted = (
+            await self._store.tasks.delete(tenant_id, task_id) if is_task_id(task_id) else None
+        )
+        if deleted is None:
+            raise NotFound(f"No task with id '{task_id}'.")
+        await self._artifacts.delete(deleted)
+        return deleted
+
+    async def cancel(self, tenant_id: str, task_id: str) -> Task:
+        """End a queued task at once, a processing one as soon as its worker next writes (a
+        local render stops at its next progress step; an upstream job is left to finish, since
+        the upstream APIs offer no cancel).
+
+        Raises:
+            NotFound: exactly as `get`.
+            TaskFinished: the task had already completed, failed or been cancelled.
+        """
+        task = await self.get(tenant_id, task_id)
+        if task.is_terminal or not await self._store.queue.cancel(
+            task_id, tenant_id, now=self._clock()
+        ):
+            raise TaskFinished(f"Task '{task_id}' has already ended; it cannot be cancelled.")
+        return await self.get(tenant_id, task_id)

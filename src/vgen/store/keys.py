@@ -4,11 +4,12 @@ hash is safe and lets a lookup be one indexed read)."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
-from vgen.domain.tasks import ApiKey
+from vgen.domain.tasks import UNLIMITED, ApiKey, KeyLimits
 from vgen.store.database import Database
 from vgen.store.tables import api_keys
 
@@ -25,6 +26,12 @@ def _row_to_key(row: RowMapping) -> ApiKey:
         is_admin=bool(row["is_admin"]),
         created_at=row["created_at"],
         revoked_at=row["revoked_at"],
+        limits=KeyLimits(
+            rate_per_minute=row["rate_per_minute"],
+            max_inflight=row["max_inflight"],
+            daily_seconds=row["daily_seconds"],
+        ),
+        webhook_url=row["webhook_url"],
     )
 
 
@@ -41,6 +48,9 @@ class KeyRepository:
         secret: str,
         is_admin: bool,
         now: float,
+        limits: KeyLimits = UNLIMITED,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
     ) -> ApiKey:
         await self._db.execute(
             sa.insert(api_keys).values(
@@ -50,19 +60,47 @@ class KeyRepository:
                 secret_hash=hash_secret(secret),
                 is_admin=is_admin,
                 created_at=now,
+                rate_per_minute=limits.rate_per_minute,
+                max_inflight=limits.max_inflight,
+                daily_seconds=limits.daily_seconds,
+                webhook_url=webhook_url,
+                webhook_secret=webhook_secret,
             )
         )
-        return ApiKey(key_id, tenant_id, name, is_admin, now)
+        return ApiKey(key_id, tenant_id, name, is_admin, now, None, limits, webhook_url)
 
     async def find_active(self, secret: str) -> ApiKey | None:
-        """The unrevoked key whose secret this is. The hash lookup is an exact index match, so
-        timing reveals nothing about how close a guess was."""
+        """The unrevoked key whose secret this is. The lookup is an exact match on the hash,
+        and the hashes are compared again in constant time, so timing reveals nothing about
+        how close a guess was."""
+        digest = hash_secret(secret)
         row = await self._db.fetch_one(
             sa.select(api_keys).where(
-                api_keys.c.secret_hash == hash_secret(secret), api_keys.c.revoked_at.is_(None)
+                api_keys.c.secret_hash == digest, api_keys.c.revoked_at.is_(None)
             )
         )
+        if row is None or not hmac.compare_digest(row["secret_hash"], digest):
+            return None
+        return _row_to_key(row)
+
+    async def get(self, key_id: str) -> ApiKey | None:
+        row = await self._db.fetch_one(sa.select(api_keys).where(api_keys.c.id == key_id))
         return _row_to_key(row) if row else None
+
+    async def list(self) -> list[ApiKey]:
+        rows = await self._db.fetch_all(
+            sa.select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)
+        )
+        return [_row_to_key(r) for r in rows]
+
+    async def revoke(self, key_id: str, *, now: float) -> ApiKey | None:
+        """Revoke a key (idempotent); None if no such key."""
+        await self._db.execute(
+            sa.update(api_keys)
+            .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        return await self.get(key_id)
 
     async def count(self) -> int:
         row = await self._db.fetch_one(sa.select(sa.func.count().label("n")).select_from(api_keys))

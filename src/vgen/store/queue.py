@@ -10,15 +10,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
 
 from vgen.domain.states import TaskState
 from vgen.domain.tasks import Task
-from vgen.store.database import Database
+from vgen.store.database import Database, Executor
+from vgen.store.outbox import event_insert
 from vgen.store.tables import tasks
 from vgen.store.tasks import row_to_task
+from vgen.store.usage import usage_upsert
 
 _QUEUED = TaskState.QUEUED.value
 _PROCESSING = TaskState.PROCESSING.value
+_END_COLUMNS = (tasks.c.tenant_id, tasks.c.model, tasks.c.api_key_id)
+_EVENT_TYPES = {
+    TaskState.COMPLETED: "video.completed",
+    TaskState.FAILED: "video.failed",
+    TaskState.CANCELLED: "video.cancelled",
+}
 
 
 class TaskQueue:
@@ -46,7 +55,7 @@ class TaskQueue:
         if startable is not None:
             queued = sa.and_(queued, tasks.c.engine.in_(list(startable)))
         runnable = sa.or_(
-            queued, sa.and_(tasks.c.state == _PROCESSING, tasks.c.lease_expires_at < now)
+            queued, sa.and_(tasks.c.state == _PROCESSING, tasks.c.lease_expires_at <= now)
         )
         candidate = sa.select(tasks.c.id).where(runnable, tasks.c.deadline_at > now)
         if engines is not None:
@@ -95,10 +104,17 @@ class TaskQueue:
         video_seconds: float,
         now: float,
         archive_expires_at: float,
+        calls: int = 0,
     ) -> bool:
-        return await self._update_owned(
+        """Mark the task completed; its usage and its `video.completed` event are written in
+        the same transaction."""
+        return await self._finish_owned(
             task_id,
             owner,
+            TaskState.COMPLETED,
+            now=now,
+            usage_seconds=video_seconds,
+            upstream_calls=tasks.c.upstream_calls + calls,
             state=TaskState.COMPLETED.value,
             progress=100,
             artifact_key=artifact_key,
@@ -111,10 +127,15 @@ class TaskQueue:
             error=None,
         )
 
-    async def fail(self, task_id: str, owner: str, *, error: str, now: float) -> bool:
-        return await self._update_owned(
+    async def fail(
+        self, task_id: str, owner: str, *, error: str, now: float, calls: int = 0
+    ) -> bool:
+        return await self._finish_owned(
             task_id,
             owner,
+            TaskState.FAILED,
+            now=now,
+            upstream_calls=tasks.c.upstream_calls + calls,
             state=TaskState.FAILED.value,
             error=error,
             completed_at=now,
@@ -123,14 +144,24 @@ class TaskQueue:
             lease_expires_at=None,
         )
 
-    async def park(self, task_id: str, owner: str, *, until: float, now: float) -> bool:
+    async def park(
+        self, task_id: str, owner: str, *, until: float, now: float, calls: int = 0
+    ) -> bool:
         """Keep a task `processing` but give up its lease until `until` (the next upstream
-        poll); `claim_next` takes it again then, as it would a lapsed lease."""
+        poll); `claim_next` takes it again then, as it would a lapsed lease. `calls` upstream
+        requests made since the last write are added to the task's count."""
         return await self._update_owned(
-            task_id, owner, lease_owner=None, lease_expires_at=until, updated_at=now
+            task_id,
+            owner,
+            lease_owner=None,
+            lease_expires_at=until,
+            updated_at=now,
+            upstream_calls=tasks.c.upstream_calls + calls,
         )
 
-    async def reroute(self, task_id: str, owner: str, *, engine: str, now: float) -> bool:
+    async def reroute(
+        self, task_id: str, owner: str, *, engine: str, now: float, calls: int = 0
+    ) -> bool:
         """Fail over to another engine target: only for a task no upstream ever accepted."""
         stmt = (
             sa.update(tasks)
@@ -140,7 +171,13 @@ class TaskQueue:
                 tasks.c.lease_owner == owner,
                 tasks.c.upstream_id.is_(None),
             )
-            .values(engine=engine, lease_owner=None, lease_expires_at=now, updated_at=now)
+            .values(
+                engine=engine,
+                lease_owner=None,
+                lease_expires_at=now,
+                updated_at=now,
+                upstream_calls=tasks.c.upstream_calls + calls,
+            )
         )
         return await self._db.execute(stmt) == 1
 
@@ -166,17 +203,104 @@ class TaskQueue:
                 lease_owner=None,
                 lease_expires_at=None,
             )
-            .returning(tasks.c.id)
+            .returning(tasks.c.id, *_END_COLUMNS)
         )
         async with self._db.transaction() as tx:
             rows = await tx.fetch_all(stmt)
+            for row in rows:
+                await self._record_end(tx, row["id"], row, TaskState.FAILED, now=now)
         return [r["id"] for r in rows]
+
+    async def cancel(self, task_id: str, tenant_id: str, *, now: float) -> bool:
+        """End a queued or processing task as `cancelled`, whoever holds its lease: the
+        worker's next write misses (`LeaseLost`) and it stops. False if already finished."""
+        stmt = (
+            sa.update(tasks)
+            .where(
+                tasks.c.id == task_id,
+                tasks.c.tenant_id == tenant_id,
+                tasks.c.state.in_([_QUEUED, _PROCESSING]),
+            )
+            .values(
+                state=TaskState.CANCELLED.value,
+                error="cancelled",
+                completed_at=now,
+                updated_at=now,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+            .returning(*_END_COLUMNS)
+        )
+        async with self._db.transaction() as tx:
+            row = await tx.fetch_one(stmt)
+            if row is None:
+                return False
+            await self._record_end(tx, task_id, row, TaskState.CANCELLED, now=now)
+        return True
 
     async def depth(self) -> int:
         row = await self._db.fetch_one(
             sa.select(sa.func.count().label("n")).where(tasks.c.state == _QUEUED)
         )
         return int(row["n"]) if row else 0
+
+    async def _finish_owned(
+        self,
+        task_id: str,
+        owner: str,
+        outcome: TaskState,
+        *,
+        now: float,
+        usage_seconds: float = 0.0,
+        **values: object,
+    ) -> bool:
+        stmt = (
+            sa.update(tasks)
+            .where(
+                tasks.c.id == task_id,
+                tasks.c.state == _PROCESSING,
+                tasks.c.lease_owner == owner,
+            )
+            .values(**values)
+            .returning(*_END_COLUMNS)
+        )
+        async with self._db.transaction() as tx:
+            row = await tx.fetch_one(stmt)
+            if row is None:
+                return False
+            await self._record_end(tx, task_id, row, outcome, now=now, video_seconds=usage_seconds)
+        return True
+
+    async def _record_end(
+        self,
+        tx: Executor,
+        task_id: str,
+        row: RowMapping,
+        outcome: TaskState,
+        *,
+        now: float,
+        video_seconds: float = 0.0,
+    ) -> None:
+        """Usage and the webhook event of a task that just ended (ARCHITECTURE.md §3)."""
+        await tx.execute(
+            usage_upsert(
+                self._db,
+                api_key_id=row["api_key_id"],
+                tenant_id=row["tenant_id"],
+                model=row["model"],
+                outcome=outcome,
+                video_seconds=video_seconds,
+                now=now,
+            )
+        )
+        await tx.execute(
+            event_insert(
+                task_id=task_id,
+                tenant_id=row["tenant_id"],
+                event_type=_EVENT_TYPES[outcome],
+                now=now,
+            )
+        )
 
     async def _update_owned(self, task_id: str, owner: str, **values: object) -> bool:
         stmt = (

@@ -5,9 +5,11 @@ from __future__ import annotations
 from vgen.store.database import Database, open_database
 from vgen.store.files import FileRepository
 from vgen.store.keys import KeyRepository
+from vgen.store.outbox import OutboxRepository
 from vgen.store.queue import TaskQueue
 from vgen.store.retention import RetentionRepository
 from vgen.store.tasks import TaskRepository
+from vgen.store.usage import UsageRepository
 
 
 class Store:
@@ -18,6 +20,8 @@ class Store:
         self.keys = KeyRepository(database)
         self.files = FileRepository(database)
         self.retention = RetentionRepository(database)
+        self.outbox = OutboxRepository(database)
+        self.usage = UsageRepository(database)
 
     @classmethod
     def open(cls, url: str) -> Store:

@@ -19,6 +19,11 @@ api_keys = sa.Table(
     sa.Column("is_admin", sa.Boolean, nullable=False, default=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("revoked_at", sa.Float, nullable=True),
+    sa.Column("rate_per_minute", sa.Integer, nullable=True),
+    sa.Column("max_inflight", sa.Integer, nullable=True),
+    sa.Column("daily_seconds", sa.Float, nullable=True),
+    sa.Column("webhook_url", sa.Text, nullable=True),
+    sa.Column("webhook_secret", sa.String(100), nullable=True),
 )
 
 tasks = sa.Table(
@@ -47,8 +52,13 @@ tasks = sa.Table(
     sa.Column("artifact_key", sa.String(255), nullable=True),
     sa.Column("video_seconds", sa.Float, nullable=True),
     sa.Column("archive_expires_at", sa.Float, nullable=True),
+    sa.Column("upstream_calls", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("api_key_id", sa.String(64), nullable=True),
+    sa.Column("requested_seconds", sa.Float, nullable=False, server_default="0"),
     sa.Index("ix_tasks_tenant_created", "tenant_id", "created_at", "id"),
     sa.Index("ix_tasks_state_available", "state", "available_at"),
+    sa.Index("ix_tasks_state_lease", "state", "lease_expires_at"),
+    sa.Index("ix_tasks_key_state", "api_key_id", "state"),
     sa.Index("ix_tasks_archive_expiry", "archive_expires_at"),
     sa.UniqueConstraint("tenant_id", "idempotency_key", name="uq_tasks_idempotency"),
 )
@@ -64,4 +74,39 @@ files = sa.Table(
     sa.Column("height", sa.Integer, nullable=False),
     sa.Column("storage_key", sa.String(255), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+)
+
+usage_daily = sa.Table(
+    "usage_daily",
+    metadata,
+    sa.Column("api_key_id", sa.String(64), nullable=False),
+    sa.Column("tenant_id", sa.String(64), nullable=False),
+    sa.Column("model", sa.String(100), nullable=False),
+    sa.Column("day", sa.String(10), nullable=False),  # UTC date, YYYY-MM-DD
+    sa.Column("video_seconds", sa.Float, nullable=False, server_default="0"),
+    sa.Column("completed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("failed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("cancelled", sa.Integer, nullable=False, server_default="0"),
+    sa.PrimaryKeyConstraint("api_key_id", "model", "day"),
+    sa.Index("ix_usage_tenant_day", "tenant_id", "day"),
+)
+
+webhook_events = sa.Table(
+    "webhook_events",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),  # the `webhook-id` header, stable
+    sa.Column("task_id", sa.String(64), nullable=False),
+    sa.Column("tenant_id", sa.String(64), nullable=False),
+    sa.Column("event_type", sa.String(40), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),  # pending | delivered | failed | skipped
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.Float, nullable=False),
+    sa.Column("lease_owner", sa.String(100), nullable=True),
+    sa.Column("lease_expires_at", sa.Float, nullable=True),
+    sa.Column("delivered_at", sa.Float, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("url", sa.Text, nullable=True),  # where it went (resolved on first attempt)
+    sa.Index("ix_webhook_events_due", "state", "next_attempt_at"),
+    sa.Index("ix_webhook_events_task", "task_id"),
 )

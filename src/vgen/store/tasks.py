@@ -1,4 +1,4 @@
-"""Task rows: create (with idempotency), read, list. State changes live in `store.queue`."""
+"""Task rows: create (with idempotency), read, list, delete. State changes live in `store.queue`."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ class NewTask:
     deadline_at: float
     idempotency_key: str | None = None
     request_hash: str | None = None
+    api_key_id: str | None = None  # the key that created it: its limits, usage, webhook apply
 
 
 _STATUS_COLUMNS = (
@@ -63,6 +64,8 @@ def row_to_task(row: RowMapping) -> Task:
         artifact_key=row["artifact_key"],
         video_seconds=row["video_seconds"],
         archive_expires_at=row["archive_expires_at"],
+        upstream_calls=row["upstream_calls"],
+        api_key_id=row["api_key_id"],
     )
 
 
@@ -87,6 +90,8 @@ class TaskRepository:
             "available_at": new.created_at,
             "deadline_at": new.deadline_at,
             "attempts": 0,
+            "api_key_id": new.api_key_id,
+            "requested_seconds": float(new.request.duration_s),
         }
         try:
             await self._db.execute(sa.insert(tasks).values(**values))
@@ -157,12 +162,19 @@ class TaskRepository:
         return row_to_task(row) if row else None
 
     async def list(
-        self, tenant_id: str, *, limit: int, after: str | None = None
+        self,
+        tenant_id: str,
+        *,
+        limit: int,
+        after: str | None = None,
+        newest_first: bool = True,
     ) -> tuple[Sequence[Task], bool]:
-        """Newest first, cursor-paged: `after` is the id of the last task of the previous page.
+        """Cursor-paged, newest first unless `newest_first` is False: `after` is the id of the
+        last task of the previous page.
 
         Returns the page and whether more follow.
         """
+        key = sa.tuple_(tasks.c.created_at, tasks.c.id)
         query = sa.select(tasks).where(tasks.c.tenant_id == tenant_id)
         if after is not None:
             cursor = await self._db.fetch_one(
@@ -172,13 +184,53 @@ class TaskRepository:
             )
             if cursor is None:
                 return [], False
-            query = query.where(
-                sa.tuple_(tasks.c.created_at, tasks.c.id)
-                < sa.tuple_(sa.literal(cursor["created_at"]), sa.literal(cursor["id"]))
-            )
-        query = query.order_by(tasks.c.created_at.desc(), tasks.c.id.desc()).limit(limit + 1)
-        rows = await self._db.fetch_all(query)
+            at = sa.tuple_(sa.literal(cursor["created_at"]), sa.literal(cursor["id"]))
+            query = query.where(key < at if newest_first else key > at)
+        if newest_first:
+            query = query.order_by(tasks.c.created_at.desc(), tasks.c.id.desc())
+        else:
+            query = query.order_by(tasks.c.created_at, tasks.c.id)
+        rows = await self._db.fetch_all(query.limit(limit + 1))
         return [row_to_task(r) for r in rows[:limit]], len(rows) > limit
+
+    async def find_recent_duplicate(
+        self, tenant_id: str, request_hash: str, *, since: float
+    ) -> Task | None:
+        """The newest task of the tenant created at or after `since` from the same request."""
+        row = await self._db.fetch_one(
+            sa.select(tasks)
+            .where(
+                tasks.c.tenant_id == tenant_id,
+                tasks.c.created_at >= since,
+                tasks.c.request_hash == request_hash,
+            )
+            .order_by(tasks.c.created_at.desc())
+            .limit(1)
+        )
+        return row_to_task(row) if row else None
+
+    async def delete(self, tenant_id: str, task_id: str) -> Task | None:
+        """Remove a task row in any state and return it as it was; None if there was none.
+
+        A worker running the task loses it at its next compare-and-swap (`store.queue`), which
+        then matches no row, so it stops and discards what it made.
+        """
+        stmt = (
+            sa.delete(tasks)
+            .where(tasks.c.id == task_id, tasks.c.tenant_id == tenant_id)
+            .returning(*tasks.c)
+        )
+        async with self._db.transaction() as tx:
+            row = await tx.fetch_one(stmt)
+        return row_to_task(row) if row else None
+
+    async def count_by_state_and_engine(self) -> dict[tuple[str, str], int]:
+        rows = await self._db.fetch_all(
+            sa.select(tasks.c.state, tasks.c.engine, sa.func.count().label("count")).group_by(
+                tasks.c.state, tasks.c.engine
+            )
+        )
+        return {(r["state"], r["engine"]): r["count"] for r in rows}
 
     async def count_by_state(self) -> dict[str, int]:
         rows = await self._db.fetch_all(

@@ -17,11 +17,15 @@ import anyio
 import anyio.to_thread
 
 from vgen.config import Settings
+from vgen.domain.catalog import ModelCatalog
 from vgen.domain.errors import EngineError
 from vgen.domain.routing import Routing
 from vgen.domain.tasks import Task
 from vgen.engines.base import Engine, EngineJob
+from vgen.engines.calls import AttemptCalls, counting_calls
+from vgen.logs import task_context
 from vgen.media.probe import probe_video
+from vgen.metrics import TASK_UPSTREAM_CALLS, TASKS_FINISHED
 from vgen.storage.base import ArchiveStorage
 from vgen.storage.signing import UrlSigner
 from vgen.store.store import Store
@@ -38,8 +42,11 @@ class LeaseLost(Exception):
 
 
 class _Reporter:
-    def __init__(self, store: Store, task: Task, owner: str, clock: Clock) -> None:
+    def __init__(
+        self, store: Store, task: Task, owner: str, clock: Clock, calls: AttemptCalls
+    ) -> None:
         self._store, self._task, self._owner, self._clock = store, task, owner, clock
+        self.calls = calls  # upstream requests of this attempt, added to the row as it moves
         self.submitted = False  # an upstream accepted the job during this attempt
 
     async def report_progress(self, percent: int) -> None:
@@ -70,6 +77,7 @@ class Worker:
         owner_id: str | None = None,
         signer: UrlSigner | None = None,
         routing: Routing | None = None,
+        catalog: ModelCatalog | None = None,
     ) -> None:
         self._store = store
         self._engines = engines
@@ -81,6 +89,7 @@ class Worker:
         # so they cannot measure trouble). In memory: a restart merely starts the count anew.
         self._failures: dict[str, int] = {}
         self._routing = routing or Routing()
+        self._catalog = catalog or ModelCatalog.with_builtins()
         self.owner_id = owner_id or f"{socket.gethostname()}-{secrets.token_hex(4)}"
         self._wake = anyio.Event()
         self._running = 0
@@ -144,7 +153,12 @@ class Worker:
 
     async def process(self, task: Task) -> None:
         """Run one claimed task to its next state."""
-        reporter = _Reporter(self._store, task, self.owner_id, self._clock)
+        with task_context(task.id), counting_calls(task.engine) as calls:
+            await self._process(
+                task, _Reporter(self._store, task, self.owner_id, self._clock, calls)
+            )
+
+    async def _process(self, task: Task, reporter: _Reporter) -> None:
         try:
             await self._attempt_with_lease(task, reporter)
         except LeaseLost:
@@ -153,7 +167,9 @@ class Worker:
             # Shutting down: hand the task straight back (still `processing`, due now).
             with anyio.CancelScope(shield=True):
                 now = self._clock()
-                await self._store.queue.park(task.id, self.owner_id, until=now, now=now)
+                await self._store.queue.park(
+                    task.id, self.owner_id, until=now, now=now, calls=reporter.calls.take()
+                )
             raise
         except Exception as exc:  # noqa: BLE001 - every failure is mapped by `decide`
             await self._settle_failure(task, exc, reporter)
@@ -179,20 +195,25 @@ class Worker:
             output,
             upstream_id=task.upstream_id,
             image_urls=self._image_urls(task),
+            typical_min_s=self._typical_min_s(task.request.model),
         )
         try:
             with anyio.fail_after(max(0.0, task.deadline_at - self._clock())):
                 later = await engine.advance(job, reporter)
             self._failures.pop(task.id, None)
             if later is not None:
-                await self._park(task, after_s=later.after_s)
+                await self._park(task, reporter, after_s=later.after_s)
                 return
             info = await anyio.to_thread.run_sync(probe_video, str(output))
             if info.frames == 0:
                 raise EngineError("the engine finished without a playable video")
-            await self._archive(task, output, video_seconds=info.duration_s)
+            await self._archive(task, reporter, output, video_seconds=info.duration_s)
         finally:
             output.unlink(missing_ok=True)
+
+    def _typical_min_s(self, model: str) -> float:
+        spec = self._catalog.models.get(model)
+        return spec.min_seconds if spec is not None else EngineJob.typical_min_s
 
     def _image_urls(self, task: Task) -> dict[str, str]:
         if self._signer is None:
@@ -205,16 +226,23 @@ class Worker:
             for field, ref in task.request.image_refs().items()
         }
 
-    async def _park(self, task: Task, *, after_s: float) -> None:
+    async def _park(self, task: Task, reporter: _Reporter, *, after_s: float) -> None:
         now = self._clock()
         until = min(now + max(after_s, 0.0), task.deadline_at)
-        if not await self._store.queue.park(task.id, self.owner_id, until=until, now=now):
+        calls = reporter.calls.take()
+        parked = await self._store.queue.park(
+            task.id, self.owner_id, until=until, now=now, calls=calls
+        )
+        if not parked:
             raise LeaseLost(task.id)
 
-    async def _archive(self, task: Task, output: Path, *, video_seconds: float) -> None:
+    async def _archive(
+        self, task: Task, reporter: _Reporter, output: Path, *, video_seconds: float
+    ) -> None:
         key = f"videos/{task.id}/{self.owner_id}-{task.attempts}.mp4"
         await self._storage.put_file(key, output)
         now = self._clock()
+        calls = reporter.calls.take()
         done = await self._store.queue.complete(
             task.id,
             self.owner_id,
@@ -222,10 +250,12 @@ class Worker:
             video_seconds=round(video_seconds, 3),
             now=now,
             archive_expires_at=now + self._settings.retention_seconds,
+            calls=calls,
         )
         if not done:
             await self._storage.delete(key)
             raise LeaseLost(task.id)
+        _observe_end(task, "completed", calls)
         log.info("task completed", extra={"task_id": task.id})
 
     async def _keep_lease(self, task: Task) -> None:
@@ -253,14 +283,20 @@ class Worker:
                     fallback,
                     extra={"task_id": task.id},
                 )
-                await self._store.queue.reroute(task.id, self.owner_id, engine=fallback, now=now)
+                await self._store.queue.reroute(
+                    task.id, self.owner_id, engine=fallback, now=now, calls=reporter.calls.take()
+                )
                 return
         if isinstance(outcome, Retry) and now + outcome.after_s < task.deadline_at:
             log.warning("transient engine error, retrying: %s", exc, extra={"task_id": task.id})
             # Parked, not requeued: the task keeps showing `processing`, and an upstream job
             # it may already have is polled again, never submitted again.
             await self._store.queue.park(
-                task.id, self.owner_id, until=now + outcome.after_s, now=now
+                task.id,
+                self.owner_id,
+                until=now + outcome.after_s,
+                now=now,
+                calls=reporter.calls.take(),
             )
             return
         message = outcome.error if isinstance(outcome, Fail) else str(exc)
@@ -269,7 +305,16 @@ class Worker:
         else:
             log.info("task failed: %s", message, extra={"task_id": task.id})
         self._failures.pop(task.id, None)
-        await self._store.queue.fail(task.id, self.owner_id, error=message, now=now)
+        calls = reporter.calls.take()
+        if await self._store.queue.fail(
+            task.id, self.owner_id, error=message, now=now, calls=calls
+        ):
+            _observe_end(task, "failed", calls)
+
+
+def _observe_end(task: Task, outcome: str, calls_now: int) -> None:
+    TASKS_FINISHED.labels(task.engine, outcome).inc()
+    TASK_UPSTREAM_CALLS.labels(task.engine).observe(task.upstream_calls + calls_now)
 
 
 def _first_leaf(grouped: BaseExceptionGroup[BaseException]) -> BaseException:

@@ -1,0 +1,55 @@
+"""`vgen usage`: your video-seconds and task counts per model and day."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from vgen.cli.connection import ApiKeyOption, ServerOption, resolve
+from vgen.cli.output import reported_errors, stdout
+
+
+def usage(
+    from_: Annotated[
+        str | None, typer.Option("--from", help="First day, YYYY-MM-DD (default: 30 days ago).")
+    ] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Last day (default: today, UTC).")] = None,
+    server: ServerOption = None,
+    api_key: ApiKeyOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Video-seconds produced and tasks ended, per day and model (your tenant)."""
+    with reported_errors(), resolve(server, api_key).client() as client:
+        report = client.usage(from_=from_, to=to)
+    if as_json:
+        stdout.print_json(json.dumps(report))
+        return
+    table = Table(
+        "day",
+        "model",
+        "video s",
+        "tasks",
+        "completed",
+        "failed",
+        "cancelled",
+        title=f"Usage {report['from']} – {report['to']} (UTC)",
+    )
+    for row in report["data"]:
+        table.add_row(
+            row["day"],
+            row["model"],
+            f"{row['video_seconds']:g}",
+            *(str(row[k]) for k in ("tasks", "completed", "failed", "cancelled")),
+        )
+    total = report["total"]
+    table.add_row(
+        "total",
+        "",
+        f"{total['video_seconds']:g}",
+        *(str(total[k]) for k in ("tasks", "completed", "failed", "cancelled")),
+        style="bold",
+    )
+    stdout.print(table)

@@ -1,0 +1,65 @@
+"""`TaskArtifacts`: a finished task's files in the archive — the video, and its thumbnail cached
+beside it (made once, on first request).
+
+Invariant: deleting a task's artifacts removes the thumbnail with the video.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio.to_thread
+
+from vgen.domain.errors import NotFound
+from vgen.domain.tasks import Task, TaskStatus
+from vgen.media.thumbnail import first_frame_jpeg
+from vgen.storage.base import ArchiveStorage
+
+_VIDEO_SUFFIX = ".mp4"
+
+
+def thumbnail_key(artifact_key: str) -> str:
+    """Where the thumbnail of the video archived under `artifact_key` is cached."""
+    return artifact_key.removesuffix(_VIDEO_SUFFIX) + ".thumbnail.jpg"
+
+
+class TaskArtifacts:
+    def __init__(self, *, storage: ArchiveStorage) -> None:
+        self._storage = storage
+
+    async def video(self, task: Task | TaskStatus) -> Path:
+        """A readable path of the task's archived video.
+
+        Raises:
+            NotFound: the task has no video in the archive (not made, or past retention).
+        """
+        path = await self._storage.local_path(task.artifact_key) if task.artifact_key else None
+        if path is None:
+            raise NotFound(f"The video of '{task.id}' is no longer available.")
+        return path
+
+    async def thumbnail(self, task: Task | TaskStatus) -> Path:
+        """A readable path of the JPEG of the video's first frame, made now if not cached yet.
+
+        Raises:
+            NotFound: as `video`.
+        """
+        video = await self.video(task)
+        assert task.artifact_key is not None  # `video` found it
+        key = thumbnail_key(task.artifact_key)
+        cached = await self._storage.local_path(key)
+        if cached is not None:
+            return cached
+        # Two first requests may both render it; put_bytes is atomic, so either copy is whole.
+        jpeg = await anyio.to_thread.run_sync(first_frame_jpeg, str(video))
+        await self._storage.put_bytes(key, jpeg)
+        made = await self._storage.local_path(key)
+        if made is None:
+            raise NotFound(f"The video of '{task.id}' is no longer available.")
+        return made
+
+    async def delete(self, task: Task) -> None:
+        """Remove the task's video and thumbnail from the archive (absent files are fine)."""
+        if task.artifact_key:
+            await self._storage.delete(thumbnail_key(task.artifact_key))
+            await self._storage.delete(task.artifact_key)

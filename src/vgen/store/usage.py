@@ -1,0 +1,122 @@
+"""Daily usage per key and model: video-seconds and task outcomes, added in the same
+transaction as the task state change that causes them, and read back per tenant."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from vgen.domain.states import TaskState
+from vgen.store.database import Database
+from vgen.store.tables import tasks, usage_daily
+
+OUTCOME_COLUMNS = {
+    TaskState.COMPLETED: "completed",
+    TaskState.FAILED: "failed",
+    TaskState.CANCELLED: "cancelled",
+}
+
+
+def utc_day(at: float) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(at))
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    day: str
+    model: str
+    video_seconds: float
+    completed: int
+    failed: int
+    cancelled: int
+
+
+def usage_upsert(
+    database: Database,
+    *,
+    api_key_id: str | None,
+    tenant_id: str,
+    model: str,
+    outcome: TaskState,
+    video_seconds: float,
+    now: float,
+) -> sa.Insert:
+    """Add one task outcome to its key's row for (model, day of `now`)."""
+    column = OUTCOME_COLUMNS[outcome]
+    insert = (sqlite.insert if database.is_sqlite else postgresql.insert)(usage_daily)
+    stmt = insert.values(
+        api_key_id=api_key_id or "",
+        tenant_id=tenant_id,
+        model=model,
+        day=utc_day(now),
+        video_seconds=video_seconds,
+        **{column: 1},
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["api_key_id", "model", "day"],
+        set_={
+            "video_seconds": usage_daily.c.video_seconds + video_seconds,
+            column: getattr(usage_daily.c, column) + 1,
+        },
+    )
+
+
+class UsageRepository:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def for_tenant(self, tenant_id: str, *, first_day: str, last_day: str) -> list[UsageRow]:
+        """Per (day, model), all of the tenant's keys together, days in order."""
+        rows = await self._db.fetch_all(
+            sa.select(
+                usage_daily.c.day,
+                usage_daily.c.model,
+                sa.func.sum(usage_daily.c.video_seconds).label("video_seconds"),
+                sa.func.sum(usage_daily.c.completed).label("completed"),
+                sa.func.sum(usage_daily.c.failed).label("failed"),
+                sa.func.sum(usage_daily.c.cancelled).label("cancelled"),
+            )
+            .where(
+                usage_daily.c.tenant_id == tenant_id,
+                usage_daily.c.day >= first_day,
+                usage_daily.c.day <= last_day,
+            )
+            .group_by(usage_daily.c.day, usage_daily.c.model)
+            .order_by(usage_daily.c.day, usage_daily.c.model)
+        )
+        return [
+            UsageRow(
+                day=r["day"],
+                model=r["model"],
+                video_seconds=float(r["video_seconds"] or 0),
+                completed=int(r["completed"] or 0),
+                failed=int(r["failed"] or 0),
+                cancelled=int(r["cancelled"] or 0),
+            )
+            for r in rows
+        ]
+
+    async def key_seconds_today(self, api_key_id: str, *, now: float) -> float:
+        """Video-seconds the key's completed tasks produced today (UTC)."""
+        row = await self._db.fetch_one(
+            sa.select(
+                sa.func.coalesce(sa.func.sum(usage_daily.c.video_seconds), 0).label("s")
+            ).where(usage_daily.c.api_key_id == api_key_id, usage_daily.c.day == utc_day(now))
+        )
+        return float(row["s"]) if row else 0.0
+
+    async def key_in_flight(self, api_key_id: str) -> tuple[int, float]:
+        """The key's unfinished tasks: how many, and the video-seconds they reserve."""
+        row = await self._db.fetch_one(
+            sa.select(
+                sa.func.count().label("n"),
+                sa.func.coalesce(sa.func.sum(tasks.c.requested_seconds), 0).label("s"),
+            ).where(
+                tasks.c.api_key_id == api_key_id,
+                tasks.c.state.in_([TaskState.QUEUED.value, TaskState.PROCESSING.value]),
+            )
+        )
+        return (int(row["n"]), float(row["s"])) if row else (0, 0.0)
