@@ -15,6 +15,7 @@ from vgen.domain.ids import new_task_id
 from vgen.domain.requests import VideoRequest
 from vgen.domain.states import TaskState
 from vgen.engines.local import LocalEngine
+from vgen.service.artifacts import thumbnail_key
 from vgen.storage.local_disk import LocalDiskStorage
 from vgen.store.store import Store
 from vgen.store.tasks import NewTask
@@ -76,6 +77,9 @@ async def test_drained_task_is_archived_and_swept_after_retention(rig: Rig) -> N
     archived = await rig.storage.local_path(str(task.artifact_key))
     assert archived is not None and archived.stat().st_size > 10_000
     assert task.archive_expires_at is not None
+    await rig.storage.put_bytes(thumbnail_key(str(task.artifact_key)), b"\xff\xd8 thumbnail")
+    thumbnail = await rig.storage.local_path(thumbnail_key(str(task.artifact_key)))
+    assert thumbnail is not None and thumbnail.exists()
 
     early = Sweeper(
         store=rig.store,
@@ -91,7 +95,7 @@ async def test_drained_task_is_archived_and_swept_after_retention(rig: Rig) -> N
         interval_s=60,
     )
     assert (await late.sweep_once())[1] == 1
-    assert not archived.exists()
+    assert not archived.exists() and not thumbnail.exists()
     swept = await rig.store.tasks.get("t", task_id)
     assert swept is not None and swept.artifact_key is None and swept.state is TaskState.COMPLETED
     assert list(rig.storage.staging_dir().iterdir()) == []

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import anyio
 
+from vgen.service.artifacts import thumbnail_key
 from vgen.storage.base import ArchiveStorage
 from vgen.store.store import Store
 
@@ -35,6 +36,7 @@ class Sweeper:
             log.warning("task failed: deadline exceeded", extra={"task_id": task_id})
         deleted = 0
         for task_id, key in await self._store.retention.expired_artifacts(now=now):
+            await self._storage.delete(thumbnail_key(key))  # a cached thumbnail, if one was made
             await self._storage.delete(key)
             await self._store.retention.forget_artifact(task_id, key)
             deleted += 1
