@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import RowMapping
 
 from vgen.domain.tasks import UNLIMITED, ApiKey, KeyLimits
 from vgen.store.database import Database
@@ -18,7 +19,18 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _row_to_key(row: RowMapping) -> ApiKey:
+_KEY_COLUMNS = (
+    "id", "tenant_id", "name", "is_admin", "created_at", "revoked_at", "rate_per_minute",
+    "max_inflight", "daily_seconds", "webhook_url", "secret_hash",
+)  # fmt: skip
+# Every request authenticates, so on SQLite the lookup is a raw prepared statement (as the
+# status read is): SQLAlchemy's statement handling would cost more than the read itself.
+_ACTIVE_KEY_SQL = (
+    f"SELECT {', '.join(_KEY_COLUMNS)} FROM api_keys WHERE secret_hash = ? AND revoked_at IS NULL"
+)
+
+
+def _row_to_key(row: Mapping[Any, Any]) -> ApiKey:
     return ApiKey(
         id=row["id"],
         tenant_id=row["tenant_id"],
@@ -74,11 +86,16 @@ class KeyRepository:
         and the hashes are compared again in constant time, so timing reveals nothing about
         how close a guess was."""
         digest = hash_secret(secret)
-        row = await self._db.fetch_one(
-            sa.select(api_keys).where(
-                api_keys.c.secret_hash == digest, api_keys.c.revoked_at.is_(None)
+        row: Mapping[Any, Any] | None
+        if self._db.is_sqlite:
+            found = self._db.raw_sqlite().execute(_ACTIVE_KEY_SQL, (digest,)).fetchone()
+            row = dict(zip(_KEY_COLUMNS, found, strict=True)) if found else None
+        else:
+            row = await self._db.fetch_one(
+                sa.select(api_keys).where(
+                    api_keys.c.secret_hash == digest, api_keys.c.revoked_at.is_(None)
+                )
             )
-        )
         if row is None or not hmac.compare_digest(row["secret_hash"], digest):
             return None
         return _row_to_key(row)
