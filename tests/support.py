@@ -18,6 +18,16 @@ from vgen.service.bootstrap import ensure_admin_key
 from vgen.store.store import Store
 
 
+class HandClock:
+    """A clock that moves only when a test sets `now`."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

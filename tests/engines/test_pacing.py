@@ -4,7 +4,6 @@ come at the target's interval, and every upstream request is counted on the task
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +12,7 @@ import httpx
 import pytest
 
 from tests.fakes.reseller import ResellerFake
-from tests.support import ThreadedUvicorn
+from tests.support import HandClock, ThreadedUvicorn
 from vgen.config import Settings
 from vgen.domain.catalog import ModelCatalog, ModelSpec
 from vgen.domain.ids import new_task_id
@@ -27,14 +26,6 @@ from vgen.store.tasks import NewTask
 from vgen.worker.runner import Worker
 
 pytestmark = pytest.mark.anyio
-
-
-class HandClock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass

@@ -4,7 +4,6 @@ restarts, target resolution and the outbound address policy (§5)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +15,7 @@ import sqlalchemy as sa
 from prometheus_client import REGISTRY
 
 from tests.fakes.webhook_receiver import WebhookReceiver
-from tests.support import ThreadedUvicorn, free_port
+from tests.support import HandClock, ThreadedUvicorn, free_port
 from vgen.api.veo_wire import task_body
 from vgen.domain.ids import new_key_id, new_task_id, new_webhook_secret
 from vgen.domain.requests import VideoRequest
@@ -44,19 +43,11 @@ _STATE_OF = {
 }
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @dataclass
 class Rig:
     url: str
     store: Store
-    clock: FakeClock
+    clock: HandClock
     client: httpx.AsyncClient
 
     def deliverer(self, *, allow_private: bool = True, **options: Any) -> WebhookDeliverer:
@@ -148,7 +139,7 @@ class Rig:
 @pytest.fixture
 async def rig(database_url: str) -> AsyncIterator[Rig]:
     async with webhook_http_client() as client:
-        rig = Rig(database_url, Store.open(database_url), FakeClock(), client)
+        rig = Rig(database_url, Store.open(database_url), HandClock(), client)
         yield rig
         await rig.store.close()
 

@@ -14,6 +14,7 @@ from sqlalchemy.engine import RowMapping
 
 from vgen.domain.states import TaskState
 from vgen.domain.tasks import Task
+from vgen.domain.webhooks import EventType
 from vgen.store.database import Database, Executor
 from vgen.store.outbox import event_insert
 from vgen.store.tables import tasks
@@ -24,9 +25,9 @@ _QUEUED = TaskState.QUEUED.value
 _PROCESSING = TaskState.PROCESSING.value
 _END_COLUMNS = (tasks.c.tenant_id, tasks.c.model, tasks.c.api_key_id)
 _EVENT_TYPES = {
-    TaskState.COMPLETED: "video.completed",
-    TaskState.FAILED: "video.failed",
-    TaskState.CANCELLED: "video.cancelled",
+    TaskState.COMPLETED: EventType.COMPLETED,
+    TaskState.FAILED: EventType.FAILED,
+    TaskState.CANCELLED: EventType.CANCELLED,
 }
 
 
@@ -254,16 +255,7 @@ class TaskQueue:
         usage_seconds: float = 0.0,
         **values: object,
     ) -> bool:
-        stmt = (
-            sa.update(tasks)
-            .where(
-                tasks.c.id == task_id,
-                tasks.c.state == _PROCESSING,
-                tasks.c.lease_owner == owner,
-            )
-            .values(**values)
-            .returning(*_END_COLUMNS)
-        )
+        stmt = _owned(task_id, owner).values(**values).returning(*_END_COLUMNS)
         async with self._db.transaction() as tx:
             row = await tx.fetch_one(stmt)
             if row is None:
@@ -303,13 +295,11 @@ class TaskQueue:
         )
 
     async def _update_owned(self, task_id: str, owner: str, **values: object) -> bool:
-        stmt = (
-            sa.update(tasks)
-            .where(
-                tasks.c.id == task_id,
-                tasks.c.state == _PROCESSING,
-                tasks.c.lease_owner == owner,
-            )
-            .values(**values)
-        )
-        return await self._db.execute(stmt) == 1
+        return await self._db.execute(_owned(task_id, owner).values(**values)) == 1
+
+
+def _owned(task_id: str, owner: str) -> sa.Update:
+    """An update of a running task that only its current lease owner can make."""
+    return sa.update(tasks).where(
+        tasks.c.id == task_id, tasks.c.state == _PROCESSING, tasks.c.lease_owner == owner
+    )
