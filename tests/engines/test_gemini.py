@@ -107,7 +107,7 @@ async def test_submits_once_polls_and_downloads_through_the_redirect(
     reporter = RecordingReporter()
     waits = await drive(engine, job, reporter)
 
-    assert waits == [PollLater(0.5), PollLater(1)]
+    assert waits == [PollLater(0.5), PollLater(1, progress=50)]
     assert len(gemini.submits) == 1
     submit = gemini.submits[0]
     assert submit.path == "/v1beta/models/veo-3.1-fast-generate-preview:predictLongRunning"
@@ -130,7 +130,9 @@ async def test_submits_once_polls_and_downloads_through_the_redirect(
         },
     }
     assert reporter.upstream_ids == ["models/veo-3.1-fast-generate-preview/operations/op0001"]
-    assert reporter.progress == [50]  # metadata.progressPercent of the one unfinished poll
+    assert [w.progress for w in waits if w.progress is not None] == [
+        50
+    ]  # metadata.progressPercent of the one unfinished poll
     polls = gemini.requests_to("/v1beta/models/veo-3.1-fast-generate-preview/operations/")
     assert len(polls) == 2 and all(p.headers["x-goog-api-key"] == KEY for p in polls)
     # The download URI answers 302; the key goes with the request, the video comes from /media.

@@ -118,7 +118,7 @@ async def test_text_job_submits_json_once_polls_and_downloads(
     assert all(r.headers["authorization"] == f"Bearer {API_KEY}" for r in fake.requests)
     # First wait is first_poll_s, then poll_interval_s (the fake sends no pacing header).
     assert [w.after_s for w in waits] == [12.0, 5.0, 5.0]
-    assert reporter.progress == [33, 66]
+    assert [w.progress for w in waits if w.progress is not None] == [33, 66]
     data = (tmp_path / "out.mp4").read_bytes()
     assert data == upstream_mp4 and decode_mp4(data).frames == 48
 

@@ -34,9 +34,11 @@ class EngineJob:
 
 @dataclass(frozen=True)
 class PollLater:
-    """The job runs upstream: persist nothing more and call `advance` again in `after_s`."""
+    """The job runs upstream: call `advance` again in `after_s`. `progress` (0-99), when the
+    upstream told it, is stored in the same write that parks the task."""
 
     after_s: float
+    progress: int | None = None
 
 
 def first_poll_after(configured_s: float | None, job: EngineJob) -> float:

@@ -80,10 +80,7 @@ class GeminiEngine:
         with timed_operation(self.name, "poll"):
             operation = await self._poll(job.upstream_id)
         if operation.get("done") is not True:
-            progress = _progress(operation)
-            if progress is not None:
-                await reporter.report_progress(progress)
-            return PollLater(self._poll_interval_s)
+            return PollLater(self._poll_interval_s, progress=_progress(operation))
         uri = _video_uri(operation)
         # The URI redirects to storage; the shared client follows redirects.
         with timed_operation(self.name, "download"):

@@ -64,10 +64,13 @@ class OpenAIVideosEngine:
             raise UpstreamRejected(_message(video) or "the upstream reported the video failed")
         if status in _PENDING:
             progress = video.get("progress")
-            if isinstance(progress, int | float) and not isinstance(progress, bool):
-                await reporter.report_progress(max(0, min(int(progress), 99)))
+            percent = (
+                max(0, min(int(progress), 99))
+                if isinstance(progress, int | float) and not isinstance(progress, bool)
+                else None
+            )
             # Never faster than the target's configured pace, slower when the server asks.
-            return PollLater(max(poll_after_s or 0.0, self._poll_interval_s))
+            return PollLater(max(poll_after_s or 0.0, self._poll_interval_s), progress=percent)
         if status != "completed":
             # API.md §2: only the four states exist; anything else is a garbled answer.
             raise UpstreamUnavailable(f"upstream poll answered an unknown status {status!r}")

@@ -54,9 +54,8 @@ class RelayEngine:
         if remote.status is RemoteStatus.FAILED:
             raise UpstreamRejected(remote.error or "the upstream reported the task failed")
         if remote.status is not RemoteStatus.COMPLETED:
-            if remote.progress is not None:
-                await reporter.report_progress(min(remote.progress, 99))
-            return PollLater(self._poll_interval_s)
+            progress = min(remote.progress, 99) if remote.progress is not None else None
+            return PollLater(self._poll_interval_s, progress=progress)
         if not remote.video_url:
             raise EngineError("the upstream finished without a video")
         with timed_operation(self.name, "download"):

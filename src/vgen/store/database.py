@@ -28,11 +28,15 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 class Executor(Protocol):
     """What repositories use: run one statement and get rows or a row count."""
 
-    async def fetch_one(self, stmt: Executable) -> RowMapping | None: ...
+    async def fetch_one(
+        self, stmt: Executable, params: Mapping[str, Any] | None = None
+    ) -> RowMapping | None: ...
 
-    async def fetch_all(self, stmt: Executable) -> Sequence[RowMapping]: ...
+    async def fetch_all(
+        self, stmt: Executable, params: Mapping[str, Any] | None = None
+    ) -> Sequence[RowMapping]: ...
 
-    async def execute(self, stmt: Executable) -> int: ...
+    async def execute(self, stmt: Executable, params: Mapping[str, Any] | None = None) -> int: ...
 
 
 def normalise_url(url: str) -> str:
@@ -115,9 +119,9 @@ class Database:
                 conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
                 return (await conn.execute(stmt, params)).mappings().all()
 
-    async def execute(self, stmt: Executable) -> int:
+    async def execute(self, stmt: Executable, params: Mapping[str, Any] | None = None) -> int:
         async with self.transaction() as tx:
-            return await tx.execute(stmt)
+            return await tx.execute(stmt, params)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Executor]:
@@ -143,28 +147,36 @@ class _SyncExecutor:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    async def fetch_one(self, stmt: Executable) -> RowMapping | None:
-        return self._conn.execute(stmt).mappings().first()
+    async def fetch_one(
+        self, stmt: Executable, params: Mapping[str, Any] | None = None
+    ) -> RowMapping | None:
+        return self._conn.execute(stmt, params).mappings().first()
 
-    async def fetch_all(self, stmt: Executable) -> Sequence[RowMapping]:
-        return self._conn.execute(stmt).mappings().all()
+    async def fetch_all(
+        self, stmt: Executable, params: Mapping[str, Any] | None = None
+    ) -> Sequence[RowMapping]:
+        return self._conn.execute(stmt, params).mappings().all()
 
-    async def execute(self, stmt: Executable) -> int:
-        return self._conn.execute(stmt).rowcount
+    async def execute(self, stmt: Executable, params: Mapping[str, Any] | None = None) -> int:
+        return self._conn.execute(stmt, params).rowcount
 
 
 class _AsyncExecutor:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def fetch_one(self, stmt: Executable) -> RowMapping | None:
-        return (await self._conn.execute(stmt)).mappings().first()
+    async def fetch_one(
+        self, stmt: Executable, params: Mapping[str, Any] | None = None
+    ) -> RowMapping | None:
+        return (await self._conn.execute(stmt, params)).mappings().first()
 
-    async def fetch_all(self, stmt: Executable) -> Sequence[RowMapping]:
-        return (await self._conn.execute(stmt)).mappings().all()
+    async def fetch_all(
+        self, stmt: Executable, params: Mapping[str, Any] | None = None
+    ) -> Sequence[RowMapping]:
+        return (await self._conn.execute(stmt, params)).mappings().all()
 
-    async def execute(self, stmt: Executable) -> int:
-        return (await self._conn.execute(stmt)).rowcount
+    async def execute(self, stmt: Executable, params: Mapping[str, Any] | None = None) -> int:
+        return (await self._conn.execute(stmt, params)).rowcount
 
 
 def _sqlite_engine(url: str) -> sa.Engine:

@@ -7,7 +7,9 @@ another worker has claimed since.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
@@ -44,43 +46,33 @@ class TaskQueue:
         engines: Sequence[str] | None = None,
         startable: Sequence[str] | None = None,
     ) -> Task | None:
-        """Take the oldest runnable task: queued and due, or processing with a lapsed lease
-        (a dead worker's, or one parked until its next poll).
+        """Take the most overdue runnable task: processing with a lapsed lease (a dead
+        worker's, or one parked until its next poll), or queued and due.
 
         `engines` limits claims to tasks of those engines; `startable` further limits which
         engines may *start* a queued task (those below their concurrency limit).
-        One UPDATE ... RETURNING; on PostgreSQL the inner SELECT uses FOR UPDATE SKIP LOCKED so
-        concurrent claimers never wait on each other or win the same row.
+        Each kind is found by a `LIMIT 1` walk of its own index (no sort, however many tasks
+        wait); on PostgreSQL with FOR UPDATE SKIP LOCKED, so concurrent claimers never wait
+        on each other or win the same row. The UPDATE re-checks the row is still runnable.
         """
-        queued = sa.and_(tasks.c.state == _QUEUED, tasks.c.available_at <= now)
-        if startable is not None:
-            queued = sa.and_(queued, tasks.c.engine.in_(list(startable)))
-        runnable = sa.or_(
-            queued, sa.and_(tasks.c.state == _PROCESSING, tasks.c.lease_expires_at <= now)
-        )
-        candidate = sa.select(tasks.c.id).where(runnable, tasks.c.deadline_at > now)
+        starters = startable if startable is not None else engines
+        params: dict[str, object] = {"now": now}
         if engines is not None:
-            candidate = candidate.where(tasks.c.engine.in_(list(engines)))
-        candidate = (
-            candidate.order_by(tasks.c.available_at, tasks.c.created_at)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-        stmt = (
-            sa.update(tasks)
-            .where(tasks.c.id == candidate.scalar_subquery(), runnable)
-            .values(
-                state=_PROCESSING,
-                lease_owner=owner,
-                lease_expires_at=now + lease_s,
-                attempts=tasks.c.attempts + 1,
-                started_at=sa.func.coalesce(tasks.c.started_at, now),
-                updated_at=now,
-            )
-            .returning(*tasks.c)
-        )
+            params["engines"] = list(engines)
+        if starters is not None:
+            params["starters"] = list(starters)
         async with self._db.transaction() as tx:
-            row = await tx.fetch_one(stmt)
+            candidates = [await tx.fetch_one(_due_parked(engines is not None), params)]
+            if starters is None or starters:
+                candidates.append(await tx.fetch_one(_due_queued(starters is not None), params))
+            due = [c for c in candidates if c is not None]
+            if not due:
+                return None
+            chosen = min(due, key=lambda c: float(c["due"]))
+            row = await tx.fetch_one(
+                _CLAIM,
+                {"task_id": chosen["id"], "owner": owner, "now": now, "lease_until": now + lease_s},
+            )
         return row_to_task(row) if row else None
 
     async def renew_lease(self, task_id: str, owner: str, *, now: float, lease_s: float) -> bool:
@@ -146,19 +138,23 @@ class TaskQueue:
         )
 
     async def park(
-        self, task_id: str, owner: str, *, until: float, now: float, calls: int = 0
+        self,
+        task_id: str,
+        owner: str,
+        *,
+        until: float,
+        now: float,
+        calls: int = 0,
+        progress: int | None = None,
     ) -> bool:
         """Keep a task `processing` but give up its lease until `until` (the next upstream
         poll); `claim_next` takes it again then, as it would a lapsed lease. `calls` upstream
         requests made since the last write are added to the task's count."""
-        return await self._update_owned(
-            task_id,
-            owner,
-            lease_owner=None,
-            lease_expires_at=until,
-            updated_at=now,
-            upstream_calls=tasks.c.upstream_calls + calls,
-        )
+        params = {"task_id": task_id, "owner": owner, "until": until, "now": now, "calls": calls}
+        if progress is None:
+            return await self._db.execute(_PARK, params) == 1
+        params["progress"] = max(0, min(99, progress))
+        return await self._db.execute(_PARK_WITH_PROGRESS, params) == 1
 
     async def reroute(
         self, task_id: str, owner: str, *, engine: str, now: float, calls: int = 0
@@ -296,6 +292,66 @@ class TaskQueue:
 
     async def _update_owned(self, task_id: str, owner: str, **values: object) -> bool:
         return await self._db.execute(_owned(task_id, owner).values(**values)) == 1
+
+
+_NOW = sa.bindparam("now", type_=sa.Float)
+_RUNNABLE = sa.or_(
+    sa.and_(tasks.c.state == _QUEUED, tasks.c.available_at <= _NOW),
+    sa.and_(tasks.c.state == _PROCESSING, tasks.c.lease_expires_at <= _NOW),
+)
+_CLAIM = (
+    sa.update(tasks)
+    .where(tasks.c.id == sa.bindparam("task_id"), _RUNNABLE, tasks.c.deadline_at > _NOW)
+    .values(
+        state=_PROCESSING,
+        lease_owner=sa.bindparam("owner"),
+        lease_expires_at=sa.bindparam("lease_until", type_=sa.Float),
+        attempts=tasks.c.attempts + 1,
+        started_at=sa.func.coalesce(tasks.c.started_at, _NOW),
+        updated_at=_NOW,
+    )
+    .returning(*tasks.c)
+)
+
+
+@functools.cache
+def _due_parked(filtered: bool) -> sa.Select[Any]:
+    """The processing task whose lease lapsed longest ago (index `ix_tasks_state_lease`)."""
+    query = sa.select(tasks.c.id, tasks.c.lease_expires_at.label("due")).where(
+        tasks.c.state == _PROCESSING, tasks.c.lease_expires_at <= _NOW, tasks.c.deadline_at > _NOW
+    )
+    if filtered:
+        query = query.where(tasks.c.engine.in_(sa.bindparam("engines", expanding=True)))
+    return query.order_by(tasks.c.lease_expires_at).limit(1).with_for_update(skip_locked=True)
+
+
+@functools.cache
+def _due_queued(filtered: bool) -> sa.Select[Any]:
+    """The queued task due longest ago (index `ix_tasks_state_available`)."""
+    query = sa.select(tasks.c.id, tasks.c.available_at.label("due")).where(
+        tasks.c.state == _QUEUED, tasks.c.available_at <= _NOW, tasks.c.deadline_at > _NOW
+    )
+    if filtered:
+        query = query.where(tasks.c.engine.in_(sa.bindparam("starters", expanding=True)))
+    return query.order_by(tasks.c.available_at).limit(1).with_for_update(skip_locked=True)
+
+
+# Parking is the one write of every poll of a remote job: built once, bound per call.
+_PARK = (
+    sa.update(tasks)
+    .where(
+        tasks.c.id == sa.bindparam("task_id"),
+        tasks.c.state == _PROCESSING,
+        tasks.c.lease_owner == sa.bindparam("owner"),
+    )
+    .values(
+        lease_owner=None,
+        lease_expires_at=sa.bindparam("until", type_=sa.Float),
+        updated_at=_NOW,
+        upstream_calls=tasks.c.upstream_calls + sa.bindparam("calls", type_=sa.Integer),
+    )
+)
+_PARK_WITH_PROGRESS = _PARK.values(progress=sa.bindparam("progress", type_=sa.Integer))
 
 
 def _owned(task_id: str, owner: str) -> sa.Update:

@@ -202,7 +202,7 @@ class Worker:
                 later = await engine.advance(job, reporter)
             self._failures.pop(task.id, None)
             if later is not None:
-                await self._park(task, reporter, after_s=later.after_s)
+                await self._park(task, reporter, after_s=later.after_s, progress=later.progress)
                 return
             info = await anyio.to_thread.run_sync(probe_video, str(output))
             if info.frames == 0:
@@ -226,12 +226,14 @@ class Worker:
             for field, ref in task.request.image_refs().items()
         }
 
-    async def _park(self, task: Task, reporter: _Reporter, *, after_s: float) -> None:
+    async def _park(
+        self, task: Task, reporter: _Reporter, *, after_s: float, progress: int | None
+    ) -> None:
         now = self._clock()
         until = min(now + max(after_s, 0.0), task.deadline_at)
         calls = reporter.calls.take()
         parked = await self._store.queue.park(
-            task.id, self.owner_id, until=until, now=now, calls=calls
+            task.id, self.owner_id, until=until, now=now, calls=calls, progress=progress
         )
         if not parked:
             raise LeaseLost(task.id)
