@@ -231,7 +231,7 @@ def _services(
         store=store,
         storage=storage,
         signer=signer,
-        auth=Authenticator(keys=store.keys, limiter=limiter),
+        auth=Authenticator(keys=store.keys, polls=store.polls, limiter=limiter),
         tasks=tasks,
         intake=intake,
         artifacts=artifacts,

@@ -7,14 +7,23 @@ any process — `vgen keys revoke` included — is refused at once.
 from __future__ import annotations
 
 from vgen.domain.errors import AuthenticationFailed, PermissionDenied
-from vgen.domain.tasks import ApiKey
+from vgen.domain.ids import is_task_id
+from vgen.domain.tasks import ApiKey, TaskStatus
 from vgen.service.rate_limits import RequestRateLimiter
 from vgen.store.keys import KeyRepository
+from vgen.store.polls import PollReader
 
 
 class Authenticator:
-    def __init__(self, *, keys: KeyRepository, limiter: RequestRateLimiter | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        keys: KeyRepository,
+        polls: PollReader,
+        limiter: RequestRateLimiter | None = None,
+    ) -> None:
         self._keys = keys
+        self._polls = polls
         self._limiter = limiter
 
     async def authenticate(self, authorization: str | None) -> ApiKey:
@@ -25,6 +34,19 @@ class Authenticator:
             RateLimited: the key is over its requests per minute.
         """
         key = await self._keys.find_active(_bearer_secret(authorization))
+        return await self._admitted(key)
+
+    async def authenticate_poll(
+        self, authorization: str | None, task_id: str
+    ) -> tuple[ApiKey, TaskStatus | None]:
+        """`authenticate`, and the status of `task_id` if the key's tenant owns it: one
+        database read for the hottest request."""
+        if not is_task_id(task_id):  # cannot exist: no need to read it (nor send odd bytes)
+            return await self.authenticate(authorization), None
+        key, status = await self._polls.key_and_status(_bearer_secret(authorization), task_id)
+        return await self._admitted(key), status
+
+    async def _admitted(self, key: ApiKey | None) -> ApiKey:
         if key is None:
             raise AuthenticationFailed("Incorrect API key provided.")
         if self._limiter is not None:

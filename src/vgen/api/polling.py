@@ -15,18 +15,21 @@ import time
 
 import orjson
 from fastapi import FastAPI
+from prometheus_client import Counter, Histogram
 from starlette.types import Message, Receive, Scope, Send
 
 from vgen.api.deps import Services
 from vgen.api.errors import internal_error, response_for
 from vgen.api.veo import poll_headers_for, render_task
-from vgen.domain.errors import VgenError
+from vgen.domain.errors import NotFound, VgenError
 from vgen.domain.states import TaskState
 from vgen.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 log = logging.getLogger(__name__)
 
 _POLL_ROUTE = "/v1/result/{task_id}"
+# Label values must stay few: any other method a client invents is counted as OTHER.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _POLL_PATH = re.compile(r"^(?:/kyyReactApiServer/v1|/v1)?/(?:result|veo/videos)/([^/]+)$")
 
 
@@ -58,17 +61,21 @@ class VgenApp(FastAPI):
                 matched = scope.get("route")
                 route = getattr(matched, "path", None) or "unmatched"
         finally:
-            method = scope["method"]
-            HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+            count, latency = _series(method, route, status)
+            count.inc()
+            latency.observe(time.perf_counter() - started)
 
 
 async def answer_poll(
     services: Services, task_id: str, scope: Scope, receive: Receive, send: Send
 ) -> None:
     try:
-        key = await services.auth.authenticate(_header(scope, b"authorization"))
-        task = await services.tasks.get_status(key.tenant_id, task_id)
+        _key, task = await services.auth.authenticate_poll(
+            _header(scope, b"authorization"), task_id
+        )
+        if task is None:
+            raise NotFound(f"No task with id '{task_id}'.")
         body = orjson.dumps(render_task(services, task, now=time.time()))
     except VgenError as exc:
         await response_for(exc)(scope, receive, send)
@@ -80,6 +87,13 @@ async def answer_poll(
     headers = [(b"content-length", str(len(body)).encode()), *_fixed_headers(task.state)]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+@functools.cache
+def _series(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
+    """The request counter and latency histogram of one (method, route, status); looked up
+    once, since `labels()` costs more than the observation itself."""
+    return HTTP_REQUESTS.labels(method, route, str(status)), HTTP_LATENCY.labels(method, route)
 
 
 @functools.cache

@@ -19,18 +19,18 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-_KEY_COLUMNS = (
+KEY_COLUMNS = (
     "id", "tenant_id", "name", "is_admin", "created_at", "revoked_at", "rate_per_minute",
     "max_inflight", "daily_seconds", "webhook_url", "secret_hash",
 )  # fmt: skip
 # Every request authenticates, so on SQLite the lookup is a raw prepared statement (as the
 # status read is): SQLAlchemy's statement handling would cost more than the read itself.
 _ACTIVE_KEY_SQL = (
-    f"SELECT {', '.join(_KEY_COLUMNS)} FROM api_keys WHERE secret_hash = ? AND revoked_at IS NULL"
+    f"SELECT {', '.join(KEY_COLUMNS)} FROM api_keys WHERE secret_hash = ? AND revoked_at IS NULL"
 )
 
 
-def _row_to_key(row: Mapping[Any, Any]) -> ApiKey:
+def row_to_key(row: Mapping[Any, Any]) -> ApiKey:
     return ApiKey(
         id=row["id"],
         tenant_id=row["tenant_id"],
@@ -89,7 +89,7 @@ class KeyRepository:
         row: Mapping[Any, Any] | None
         if self._db.is_sqlite:
             found = self._db.raw_sqlite().execute(_ACTIVE_KEY_SQL, (digest,)).fetchone()
-            row = dict(zip(_KEY_COLUMNS, found, strict=True)) if found else None
+            row = dict(zip(KEY_COLUMNS, found, strict=True)) if found else None
         else:
             row = await self._db.fetch_one(
                 sa.select(api_keys).where(
@@ -98,17 +98,17 @@ class KeyRepository:
             )
         if row is None or not hmac.compare_digest(row["secret_hash"], digest):
             return None
-        return _row_to_key(row)
+        return row_to_key(row)
 
     async def get(self, key_id: str) -> ApiKey | None:
         row = await self._db.fetch_one(sa.select(api_keys).where(api_keys.c.id == key_id))
-        return _row_to_key(row) if row else None
+        return row_to_key(row) if row else None
 
     async def list(self) -> list[ApiKey]:
         rows = await self._db.fetch_all(
             sa.select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)
         )
-        return [_row_to_key(r) for r in rows]
+        return [row_to_key(r) for r in rows]
 
     async def revoke(self, key_id: str, *, now: float) -> ApiKey | None:
         """Revoke a key (idempotent); None if no such key."""

@@ -6,6 +6,7 @@ from vgen.store.database import Database, open_database
 from vgen.store.files import FileRepository
 from vgen.store.keys import KeyRepository
 from vgen.store.outbox import OutboxRepository
+from vgen.store.polls import PollReader
 from vgen.store.queue import TaskQueue
 from vgen.store.retention import RetentionRepository
 from vgen.store.tasks import TaskRepository
@@ -22,6 +23,7 @@ class Store:
         self.retention = RetentionRepository(database)
         self.outbox = OutboxRepository(database)
         self.usage = UsageRepository(database)
+        self.polls = PollReader(database)
 
     @classmethod
     def open(cls, url: str) -> Store:

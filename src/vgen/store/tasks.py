@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -32,14 +33,20 @@ class NewTask:
     api_key_id: str | None = None  # the key that created it: its limits, usage, webhook apply
 
 
-_STATUS_COLUMNS = (
+STATUS_COLUMNS = (
     "id", "model", "engine", "state", "progress", "created_at", "completed_at", "error",
     "artifact_key", "video_seconds", "archive_expires_at",
 )  # fmt: skip
-_STATUS_SQL = f"SELECT {', '.join(_STATUS_COLUMNS)} FROM tasks WHERE id = ? AND tenant_id = ?"
-_STATUS_QUERY = sa.select(*(tasks.c[name] for name in _STATUS_COLUMNS)).where(
+_STATUS_SQL = f"SELECT {', '.join(STATUS_COLUMNS)} FROM tasks WHERE id = ? AND tenant_id = ?"
+_STATUS_QUERY = sa.select(*(tasks.c[name] for name in STATUS_COLUMNS)).where(
     tasks.c.id == sa.bindparam("task_id"), tasks.c.tenant_id == sa.bindparam("tenant_id")
 )
+
+
+def status_from_values(values: Sequence[Any]) -> TaskStatus:
+    """A `TaskStatus` from the values of `STATUS_COLUMNS`, in that order."""
+    task_id, model, engine, state, *rest = values
+    return TaskStatus(task_id, model, engine, TaskState(state), *rest)
 
 
 def row_to_task(row: RowMapping) -> Task:
@@ -150,11 +157,8 @@ class TaskRepository:
             row = await self._db.fetch_one(
                 _STATUS_QUERY, {"task_id": task_id, "tenant_id": tenant_id}
             )
-            found = tuple(row[c] for c in _STATUS_COLUMNS) if row else None
-        if found is None:
-            return None
-        task_id, model, engine, state, *rest = found
-        return TaskStatus(task_id, model, engine, TaskState(state), *rest)
+            found = tuple(row[c] for c in STATUS_COLUMNS) if row else None
+        return status_from_values(found) if found is not None else None
 
     async def get_any(self, task_id: str) -> Task | None:
         """A task by id regardless of tenant: for workers and signed-URL checks only."""

@@ -1,0 +1,63 @@
+"""The status poll's read: the caller's key and the task it asks about, in one statement.
+
+Polling is the hottest request; reading the (unrevoked) key and the task together costs one
+round trip instead of two, while still checking the key on every request.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+import sqlalchemy as sa
+
+from vgen.domain.tasks import ApiKey, TaskStatus
+from vgen.store.database import Database
+from vgen.store.keys import KEY_COLUMNS, hash_secret, row_to_key
+from vgen.store.tables import api_keys, tasks
+from vgen.store.tasks import STATUS_COLUMNS, status_from_values
+
+_KEYS = len(KEY_COLUMNS)
+_SQL = (
+    f"SELECT {', '.join('k.' + c for c in KEY_COLUMNS)}, "
+    f"{', '.join('t.' + c for c in STATUS_COLUMNS)} "
+    "FROM api_keys AS k LEFT JOIN tasks AS t ON t.id = ? AND t.tenant_id = k.tenant_id "
+    "WHERE k.secret_hash = ? AND k.revoked_at IS NULL"
+)
+_QUERY = (
+    sa.select(*(api_keys.c[c] for c in KEY_COLUMNS), *(tasks.c[c] for c in STATUS_COLUMNS))
+    .select_from(
+        api_keys.outerjoin(
+            tasks,
+            sa.and_(
+                tasks.c.id == sa.bindparam("task_id"), tasks.c.tenant_id == api_keys.c.tenant_id
+            ),
+        )
+    )
+    .where(api_keys.c.secret_hash == sa.bindparam("digest"), api_keys.c.revoked_at.is_(None))
+)
+
+
+class PollReader:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def key_and_status(
+        self, secret: str, task_id: str
+    ) -> tuple[ApiKey | None, TaskStatus | None]:
+        """The active key of `secret` (None if unknown or revoked) and, if that key's tenant
+        owns it, the status of `task_id`."""
+        digest = hash_secret(secret)
+        values: tuple[Any, ...] | None
+        if self._db.is_sqlite:
+            values = self._db.raw_sqlite().execute(_SQL, (task_id, digest)).fetchone()
+        else:
+            row = await self._db.fetch_one(_QUERY, {"task_id": task_id, "digest": digest})
+            values = tuple(row.values()) if row is not None else None
+        if values is None:
+            return None, None
+        key_values = dict(zip(KEY_COLUMNS, values[:_KEYS], strict=True))
+        if not hmac.compare_digest(key_values["secret_hash"], digest):
+            return None, None
+        status = values[_KEYS:]
+        return row_to_key(key_values), status_from_values(status) if status[0] else None
