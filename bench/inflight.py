@@ -1,0 +1,470 @@
+"""In-flight benchmark (issue #4): one worker process holding 10,000 concurrent remote tasks.
+
+A fake Veo-task upstream (`inflight_upstream.py`, its own process) finishes each job a few
+simulated minutes after its submit; one vgen worker (`inflight_worker.py`, its own process, so
+its memory and CPU are measured alone) submits, parks, polls, downloads, probes and archives
+them all. Prints the worker's peak RSS, its CPU seconds per 1,000 tasks in each phase
+(submitting, waiting, polling, completing), the upstream calls per task against the configured
+poll pace, and the completion lag (upstream done -> task `completed`).
+
+Run: `.venv/bin/python bench/inflight.py` (`--quick` for a 500-task smoke run, `--help`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import http.client
+import json
+import multiprocessing
+import os
+import socket
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from inflight_profile import print_worker_profile
+from inflight_report import Measured, print_report, print_states
+from inflight_upstream import HOST, JobTiming, SimClock, serve
+from inflight_worker import WorkerPlan, run_worker
+
+SPAWN = multiprocessing.get_context("spawn")
+PROMPT = (
+    "A slow dolly shot down a rain-soaked neon street at night, reflections shimmering on the "
+    "wet asphalt, cinematic lighting, shallow depth of field (benchmark task {i})"
+)
+
+
+# --- Processes ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running(process: Any) -> Iterator[Any]:
+    """Start `process`; terminate it (then kill) however the block ends, Ctrl-C included."""
+    process.start()
+    try:
+        yield process
+    finally:
+        if process.is_alive():
+            process.terminate()
+            process.join(timeout=20)
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
+def wait_for_port(port: int, process: Any, *, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.5):
+            return
+        if not process.is_alive():
+            raise SystemExit(f"the upstream process exited with code {process.exitcode}")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the upstream did not listen on port {port} in {timeout_s:.0f} s")
+        time.sleep(0.05)
+
+
+def fetch_json(port: int, path: str) -> Any:
+    conn = http.client.HTTPConnection(HOST, port, timeout=30)
+    try:
+        conn.request("GET", path)
+        return json.loads(conn.getresponse().read())
+    finally:
+        conn.close()
+
+
+_PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@dataclass(frozen=True)
+class Sample:
+    at: float  # wall clock
+    cpu_s: float
+    rss_mb: float
+
+
+class ProcSampler:
+    """Samples a process's CPU time and RSS from /proc every `interval_s`, from outside it, so
+    the measured process spends nothing on being measured."""
+
+    def __init__(self, pid: int, *, interval_s: float = 0.1) -> None:
+        self._pid, self._interval_s = pid, interval_s
+        self._tick = os.sysconf("SC_CLK_TCK")
+        self.samples: list[Sample] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> ProcSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                self.samples.append(self.take())
+            self._stop.wait(self._interval_s)
+
+    def take(self) -> Sample:
+        stat = Path(f"/proc/{self._pid}/stat").read_text().rpartition(")")[2].split()
+        utime, stime, rss_pages = int(stat[11]), int(stat[12]), int(stat[21])
+        return Sample(time.time(), (utime + stime) / self._tick, rss_pages * _PAGE_MB)
+
+
+# --- Seeding and watching ----------------------------------------------------------------------
+
+
+async def seed_tasks(url: str, *, count: int, clock: SimClock, deadline_s: float) -> None:
+    """`count` queued relay tasks, inserted through the repository as the API would."""
+    from vgen.domain.ids import new_task_id
+    from vgen.domain.requests import VideoRequest
+    from vgen.service.bootstrap import DEFAULT_TENANT
+    from vgen.store.store import Store
+    from vgen.store.tasks import NewTask
+
+    store = Store.open(url)
+    try:
+        for i in range(count):
+            now = clock()
+            request = VideoRequest(model="veo_3_1_fast", prompt=PROMPT.format(i=i))
+            new = NewTask(
+                id=new_task_id(),
+                tenant_id=DEFAULT_TENANT,
+                engine="relay",
+                request=request,
+                created_at=now,
+                deadline_at=now + deadline_s,
+            )
+            await store.tasks.create(new)
+    finally:
+        await store.close()
+
+
+def count_finished(db_path: Path) -> int:
+    from vgen.domain.states import TaskState
+
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
+    try:
+        query = "SELECT count(*) FROM tasks WHERE state IN (?, ?)"
+        ended = (TaskState.COMPLETED.value, TaskState.FAILED.value)
+        return int(conn.execute(query, ended).fetchone()[0])
+    finally:
+        conn.close()
+
+
+def read_tasks(db_path: Path) -> list[dict[str, Any]]:
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
+    conn.row_factory = sqlite3.Row
+    try:
+        query = "SELECT id, state, upstream_id, completed_at, attempts, error FROM tasks"
+        return [dict(row) for row in conn.execute(query)]
+    finally:
+        conn.close()
+
+
+@dataclass
+class ProfileSwitch:
+    """Turns the worker's cProfile on and off at the edges of one phase (or never)."""
+
+    phase: str | None
+    conn: Any
+    path: Path
+    window: tuple[float, float] | None = None  # wall clock, once the phase is over
+    _on_at: float | None = None
+
+    def update(self, now: float, totals: dict[str, int], *, finished: int, tasks: int) -> None:
+        if self.phase is None or self.window is not None:
+            return
+        starts = {
+            "submitting": True,
+            "polling": totals["polls"] > 0,
+            "completing": totals["done_seen"] > 0,
+        }
+        ends = {
+            "submitting": totals["submits"] >= tasks,
+            "polling": totals["done_seen"] > 0,
+            "completing": finished >= tasks,
+        }
+        if self._on_at is None and starts[self.phase]:
+            self.conn.send(("profile-on",))
+            self._on_at = now
+        if self._on_at is not None and ends[self.phase]:
+            self.conn.send(("profile-off", str(self.path)))
+            self.window = (self._on_at, now)
+
+
+@dataclass(frozen=True)
+class Run:
+    args: argparse.Namespace
+    clock: SimClock
+    db_path: Path
+    upstream_port: int
+    upstream_pid: int
+    workdir: Path
+
+
+def watch_until_done(run: Run, switch: ProfileSwitch, sampler: ProcSampler, worker: Any) -> None:
+    """Poll the upstream's totals and the task table until every task finished."""
+    args = run.args
+    started = last_print = time.time()
+    limit_s = args.timeout or 3 * (args.job_seconds * (1 + args.job_spread) + 120) / args.speed
+    finished = 0
+    while finished < args.tasks:
+        time.sleep(0.25)
+        now = time.time()
+        totals = fetch_json(run.upstream_port, "/totals")
+        finished = count_finished(run.db_path)
+        switch.update(now, totals, finished=finished, tasks=args.tasks)
+        if now - last_print >= 10 or finished == args.tasks:
+            last_print = now
+            _print_progress(run, now - started, totals, finished, sampler)
+        if not worker.is_alive():
+            raise SystemExit(f"the worker process exited with code {worker.exitcode}")
+        if now - started > limit_s:
+            print(f"TIMEOUT after {limit_s:.0f} s: {finished:,} of {args.tasks:,} tasks finished")
+            return
+
+
+def _print_progress(
+    run: Run, elapsed_s: float, totals: dict[str, int], finished: int, sampler: ProcSampler
+) -> None:
+    recent = sampler.samples[-11:]
+    cpu = (recent[-1].cpu_s - recent[0].cpu_s) / (recent[-1].at - recent[0].at) if recent else 0
+    rss = recent[-1].rss_mb if recent else 0.0
+    print(
+        f"  {elapsed_s:6.1f} s real ({elapsed_s * run.clock.speed:6.0f} s sim)  "
+        f"submits {totals['submits']:6,}  polls {totals['polls']:7,}  "
+        f"downloads {totals['downloads']:6,}  finished {finished:6,}  "
+        f"worker CPU {cpu:4.0%}  RSS {rss:5.0f} MB",
+        flush=True,
+    )
+
+
+# --- Orchestration -----------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", type=int, default=10_000, help="tasks in flight (10000)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 500 tasks")
+    parser.add_argument(
+        "--job-seconds", type=float, default=180.0, help="upstream time per job, simulated (180)"
+    )
+    parser.add_argument(
+        "--job-spread", type=float, default=0.0, help="each job takes job-seconds * (1 ± this)"
+    )
+    parser.add_argument(
+        "--first-poll", type=float, default=60.0, help="relay first_poll_s, simulated (60)"
+    )
+    parser.add_argument(
+        "--poll-interval", type=float, default=30.0, help="relay poll_interval_s, simulated (30)"
+    )
+    parser.add_argument(
+        "--speed",
+        type=float,
+        help="simulated seconds per real second (1; 5 with --quick). Submitting must end "
+        "before the first poll is due, or there is no waiting phase to measure",
+    )
+    parser.add_argument(
+        "--concurrency", type=int, help="worker_concurrency (default: Settings' default)"
+    )
+    parser.add_argument(
+        "--log-info", action="store_true", help="log INFO to a file, as `vgen worker` does"
+    )
+    parser.add_argument(
+        "--profile",
+        nargs="?",
+        const="polling",
+        choices=("submitting", "polling", "completing"),
+        help="cProfile the worker over one phase (polling) and print where its time goes",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the data directory (and the upstream's stats)"
+    )
+    parser.add_argument("--timeout", type=float, help="give up after this many real seconds")
+    parser.add_argument("--seed", type=int, default=4, help="random seed (4)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.tasks = 500
+    if args.speed is None:
+        args.speed = 5.0 if args.quick else 1.0
+    return args
+
+
+def worker_settings(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
+    """Settings' defaults, except: the lease is scaled with the clock speed so it still lasts
+    `lease_seconds` of real time (the worker renews it with real-time sleeps)."""
+    from vgen.config import Settings
+
+    defaults = Settings()
+    kwargs: dict[str, Any] = {
+        "data_dir": data_dir,
+        "run_worker": False,
+        "lease_seconds": defaults.lease_seconds * max(1.0, args.speed),
+    }
+    if args.concurrency:
+        kwargs["worker_concurrency"] = args.concurrency
+    return kwargs
+
+
+def print_setup(args: argparse.Namespace, settings_kwargs: dict[str, Any]) -> None:
+    from vgen.config import Settings
+
+    s = Settings(**settings_kwargs)
+    print(
+        f"{args.tasks:,} relay tasks; upstream job {args.job_seconds:g} s "
+        f"(± {args.job_spread:.0%}), first poll {args.first_poll:g} s, then every "
+        f"{args.poll_interval:g} s (simulated); clock speed x{args.speed:g}\n"
+        f"worker: concurrency {s.worker_concurrency}, idle poll {s.worker_idle_poll_seconds:g} "
+        f"s real, lease {s.lease_seconds:g} s sim, deadline {s.task_deadline_seconds:g} s sim; "
+        f"SQLite; uvloop"
+    )
+
+
+def measure(args: argparse.Namespace, workdir: Path) -> int:
+    settings_kwargs = worker_settings(args, workdir)
+    print_setup(args, settings_kwargs)
+    from vgen.config import Settings
+
+    settings = Settings(**settings_kwargs)
+    clock = SimClock(epoch=time.time(), speed=args.speed)
+    port = free_port()
+    timing = JobTiming(args.job_seconds, args.job_spread, args.seed)
+    upstream = SPAWN.Process(target=serve, args=(port, clock, timing), daemon=True)
+    with running(upstream):
+        wait_for_port(port, upstream)
+        started = time.perf_counter()
+        asyncio.run(
+            seed_tasks(
+                settings.resolved_database_url(),
+                count=args.tasks,
+                clock=clock,
+                deadline_s=settings.task_deadline_seconds,
+            )
+        )
+        print(f"seeded {args.tasks:,} queued tasks in {time.perf_counter() - started:.1f} s")
+        run = Run(args, clock, workdir / "vgen.db", port, upstream.pid, workdir)
+        return report(run, drive_worker(run, settings_kwargs))
+
+
+@dataclass(frozen=True)
+class WorkerRun:
+    """What watching the worker yielded, besides what the upstream and the database hold."""
+
+    samples: list[Sample]
+    usage: dict[str, float]
+    upstream_share: float
+    switch: ProfileSwitch
+
+
+def drive_worker(run: Run, settings_kwargs: dict[str, Any]) -> WorkerRun:
+    """Start the worker, watch it until every task finished, stop it and collect its usage."""
+    args = run.args
+    plan = WorkerPlan(
+        settings_kwargs,
+        run.clock,
+        f"http://{HOST}:{run.upstream_port}",
+        first_poll_s=args.first_poll,
+        poll_interval_s=args.poll_interval,
+        log_path=run.workdir / "worker.log" if args.log_info else None,
+    )
+    ours, theirs = SPAWN.Pipe()
+    worker = SPAWN.Process(target=run_worker, args=(theirs, plan), daemon=True)
+    with running(worker):
+        if not ours.poll(120):
+            raise SystemExit("the worker did not start")
+        ours.recv()
+        switch = ProfileSwitch(args.profile, ours, run.workdir / "worker.prof")
+        upstream = ProcSampler(run.upstream_pid)
+        upstream_before = upstream.take()
+        with ProcSampler(worker.pid) as sampler:
+            watch_until_done(run, switch, sampler, worker)
+            upstream_after = upstream.take()
+            ours.send(("stop",))
+            if not ours.poll(60):
+                raise SystemExit("the worker did not stop")
+            usage = ours.recv()[1]
+    upstream_cpu_s = upstream_after.cpu_s - upstream_before.cpu_s
+    return WorkerRun(
+        sampler.samples, usage, upstream_cpu_s / (upstream_after.at - upstream_before.at), switch
+    )
+
+
+def report(run: Run, worker: WorkerRun) -> int:
+    """Print the figures (and the profile); 0 when every task completed and every goal is met."""
+    stats = fetch_json(run.upstream_port, "/stats")
+    if run.args.keep:
+        (run.workdir / "upstream-stats.json").write_text(json.dumps(stats))
+    rows = read_tasks(run.db_path)
+    unfinished = print_states(rows)
+    if stats["unknown"]:
+        print(f"polls for unknown job ids: {stats['unknown']:,}")
+    measured = Measured(
+        tasks=run.args.tasks,
+        first_poll_s=run.args.first_poll,
+        poll_interval_s=run.args.poll_interval,
+        clock=run.clock,
+        jobs=stats["jobs"],
+        poll_times=stats["poll_times"],
+        download_times=stats["download_times"],
+        rows=rows,
+        cpu=[(s.at, s.cpu_s) for s in worker.samples],
+        usage=worker.usage,
+        peak_sampled_rss_mb=max((s.rss_mb for s in worker.samples), default=0.0),
+        upstream_share=worker.upstream_share,
+    )
+    ok = print_report(measured)
+    switch = worker.switch
+    if switch.window is not None:
+        start, end = switch.window
+        print_worker_profile(
+            switch.path,
+            phase=switch.phase or "",
+            seconds=end - start,
+            calls=measured.calls_between(start, end),
+        )
+    return 0 if ok and unfinished == 0 else 1
+
+
+@contextlib.contextmanager
+def scratch_dir(*, keep: bool) -> Iterator[Path]:
+    if not keep:
+        with tempfile.TemporaryDirectory(prefix="vgen-inflight-") as tmp:
+            yield Path(tmp)
+        return
+    kept = Path(tempfile.mkdtemp(prefix="vgen-inflight-"))
+    try:
+        yield kept
+    finally:
+        print(f"kept the database, archive and upstream-stats.json in {kept}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    with scratch_dir(keep=args.keep) as tmp:
+        try:
+            return measure(args, tmp)
+        except KeyboardInterrupt:
+            print("interrupted")
+            return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
