@@ -421,3 +421,17 @@ veo_3_1_pro = ["google"]
     # Models without a route still render locally.
     local = create_and_finish(server, prompt="not routed", model="veo_3_1_fast")
     assert local["engine"] == "local"
+
+
+@pytest.mark.anyio
+async def test_cancel_upstream_cancels_the_operation(
+    engine: GeminiEngine, gemini: GeminiFake, tmp_path: Path
+) -> None:
+    reporter = RecordingReporter()
+    await engine.advance(make_job(tmp_path), reporter)
+    (operation,) = reporter.upstream_ids
+    assert await engine.cancel_upstream(operation) is True
+    assert gemini.cancelled == [operation.rsplit("/", 1)[-1]]
+    cancel = gemini.requests[-1]
+    assert cancel.method == "POST" and cancel.headers["x-goog-api-key"] == KEY
+    assert await engine.cancel_upstream("models/x/operations/unknown") is False

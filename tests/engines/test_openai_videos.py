@@ -319,3 +319,20 @@ def test_live_server_serves_a_video_made_by_the_openai_engine(
     assert done["engine"] == "openai"
     assert fake.submits == 1 and fake.requests[0].headers["idempotency-key"] == task_id
     assert video.content == upstream_mp4
+
+
+@pytest.mark.anyio
+async def test_cancel_upstream_deletes_the_video(
+    engine: OpenAIVideosEngine, fake: OpenAIVideosFake, tmp_path: Path
+) -> None:
+    reporter = RecordingReporter()
+    await engine.advance(make_job(tmp_path), reporter)
+    (video_id,) = reporter.upstream_ids
+    assert await engine.cancel_upstream(video_id) is True
+    assert video_id not in fake.videos
+    deletes = [r for r in fake.requests if r.method == "DELETE"]
+    assert deletes[0].headers["authorization"] == f"Bearer {API_KEY}"
+    assert await engine.cancel_upstream(video_id) is False  # gone already: nothing more to do
+    fake.unavailable = 1
+    with pytest.raises(UpstreamUnavailable):
+        await engine.cancel_upstream("video_9999")

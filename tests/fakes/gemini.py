@@ -49,17 +49,29 @@ class GeminiFake:
     requests: list[RecordedRequest] = field(default_factory=list)
     submits: list[RecordedRequest] = field(default_factory=list)
     operations: dict[str, FakeOperation] = field(default_factory=dict)
+    cancelled: list[str] = field(default_factory=list)
 
     def app(self) -> Starlette:
         return Starlette(
             routes=[
                 Route("/v1beta/models/{model}:predictLongRunning", self._submit, methods=["POST"]),
+                Route(
+                    "/v1beta/models/{model}/operations/{op}:cancel", self._cancel, methods=["POST"]
+                ),
                 Route("/v1beta/models/{model}/operations/{op}", self._operation),
                 Route("/v1beta/operations/{op}", self._operation),
                 Route("/v1beta/files/{file}", self._download),
                 Route("/media/{file}", self._media),
             ]
         )
+
+    async def _cancel(self, request: Request) -> Response:
+        await self._record(request)
+        op = self.operations.get(request.path_params["op"])
+        if op is None:
+            return JSONResponse({"error": {"code": 404, "message": "not found"}}, status_code=404)
+        self.cancelled.append(request.path_params["op"])
+        return JSONResponse({})
 
     async def _record(self, request: Request) -> RecordedRequest:
         raw = await request.body()

@@ -69,6 +69,7 @@ class OpenAIVideosFake:
             routes=[
                 Route("/v1/videos", self._create, methods=["POST"]),
                 Route("/v1/videos/{video_id}", self._retrieve, methods=["GET"]),
+                Route("/v1/videos/{video_id}", self._delete, methods=["DELETE"]),
                 Route("/v1/videos/{video_id}/content", self._content, methods=["GET"]),
             ]
         )
@@ -76,6 +77,15 @@ class OpenAIVideosFake:
     @property
     def content_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.endswith("/content")]
+
+    async def _delete(self, request: Request) -> Response:
+        await self._record(request)
+        if (trouble := self._trouble()) is not None:
+            return trouble
+        video_id = request.path_params["video_id"]
+        if self.videos.pop(video_id, None) is None:
+            return _error("No such video", 404, "not_found")
+        return JSONResponse({"id": video_id, "object": "video.deleted", "deleted": True})
 
     def _trouble(self) -> Response | None:
         if self.unauthorized > 0:

@@ -45,12 +45,14 @@ class ResellerFake:
     done_without_video: bool = False
     base_url: str = ""
     requests_seen: int = 0
+    cancels: list[str] = field(default_factory=list)
     """Every request that reached the fake, whatever it answered."""
 
     def app(self) -> ASGIApp:
         app = Starlette(
             routes=[
                 Route("/v1/veo/videos", self._create, methods=["POST"]),
+                Route("/v1/veo/videos/{task_id}/cancel", self._cancel, methods=["POST"]),
                 Route("/v1/result/{task_id}", self._result),
                 Route("/v1/veo/videos", self._list),
                 Route("/files/{name}", self._file, methods=["GET"]),
@@ -119,6 +121,13 @@ class ResellerFake:
         else:
             data.update(status="SUCCESS", result_url=f"{self.base_url}/files/{job.id}.mp4")
         return JSONResponse({"code": 0, "msg": "ok", "data": data})
+
+    async def _cancel(self, request: Request) -> Response:
+        job = self.jobs.get(request.path_params["task_id"])
+        if job is None:
+            return JSONResponse({"code": 404, "msg": "task not found"}, status_code=404)
+        self.cancels.append(job.id)
+        return JSONResponse({"code": 0, "data": {"task_id": job.id, "status": "cancelled"}})
 
     async def _list(self, _request: Request) -> Response:
         items = [{"taskId": j.id, "status": "Pending"} for j in reversed(self.jobs.values())]

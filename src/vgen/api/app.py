@@ -47,6 +47,7 @@ from vgen.storage.signing import UrlSigner
 from vgen.store.store import Store
 from vgen.worker.runner import Worker
 from vgen.worker.sweeper import Sweeper
+from vgen.worker.upstream_cancels import UpstreamCanceller
 from vgen.worker.webhooks import WebhookDeliverer, webhook_http_client
 
 VEO_PREFIXES = ("/v1", "/kyyReactApiServer/v1", "")
@@ -155,6 +156,7 @@ async def _running(
                 group.start_soon(
                     webhook_deliverer(store, settings, signer, webhook_http, clock).run
                 )
+                group.start_soon(UpstreamCanceller(store=store, engines=engines, clock=clock).run)
             yield
             group.cancel_scope.cancel()
     finally:

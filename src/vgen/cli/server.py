@@ -114,6 +114,7 @@ async def _run_worker(settings: Settings, *, drain: bool) -> None:
     from vgen.store.store import Store
     from vgen.worker.runner import Worker
     from vgen.worker.sweeper import Sweeper
+    from vgen.worker.upstream_cancels import UpstreamCanceller
     from vgen.worker.webhooks import webhook_http_client
 
     store = Store.open(settings.resolved_database_url())
@@ -147,6 +148,7 @@ async def _run_worker(settings: Settings, *, drain: bool) -> None:
         async with anyio.create_task_group() as group:
             group.start_soon(sweeper.run)
             group.start_soon(deliverer.run)
+            group.start_soon(UpstreamCanceller(store=store, engines=engines, clock=time.time).run)
             await runner.run()
     finally:
         await webhook_http.aclose()

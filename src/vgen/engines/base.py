@@ -77,6 +77,11 @@ class Engine(Protocol):
         """Do the next step; None means the video is at `job.output_path`."""
         ...
 
+    async def cancel_upstream(self, upstream_id: str) -> bool:
+        """Best effort: ask the upstream to stop the job (the user cancelled the task).
+        True if it confirmed; raises UpstreamUnavailable when asking again may help."""
+        ...
+
     async def aclose(self) -> None:
         """Release pools and connections."""
         ...

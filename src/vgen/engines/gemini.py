@@ -21,6 +21,7 @@ from vgen.domain.catalog import Resolution
 from vgen.domain.errors import ContentFiltered, EngineError, UpstreamRejected, UpstreamUnavailable
 from vgen.engines.base import EngineJob, JobReporter, PollLater, first_poll_after
 from vgen.engines.calls import timed_operation
+from vgen.engines.cancel import request_upstream_cancel
 from vgen.engines.download import download_video
 
 DEFAULT_GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
@@ -139,6 +140,11 @@ class GeminiEngine:
                 f"{self._base}/v1beta/{operation_name.lstrip('/')}", headers=self._auth
             )
         return _checked(response, during="poll")
+
+    async def cancel_upstream(self, upstream_id: str) -> bool:
+        """The long-running operation's `:cancel` method."""
+        url = f"{self._base}/v1beta/{upstream_id.lstrip('/')}:cancel"
+        return await request_upstream_cancel(self._client, "POST", url, headers=self._auth)
 
     async def aclose(self) -> None:
         """The HTTP client is shared and closed by its owner."""

@@ -166,6 +166,10 @@ class LocalEngine:
         finally:
             self._progress.pop(key, None)
 
+    async def cancel_upstream(self, upstream_id: str) -> bool:
+        """Nothing upstream: a cancelled render stops at its next progress step."""
+        return True
+
     async def aclose(self) -> None:
         if self._pool is not None:
             # Renders in flight would otherwise run on after shutdown; their tasks are handed

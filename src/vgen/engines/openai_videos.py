@@ -20,6 +20,7 @@ import httpx
 from vgen.domain.errors import EngineError, UpstreamRejected, UpstreamUnavailable
 from vgen.engines.base import EngineJob, JobReporter, PollLater, first_poll_after
 from vgen.engines.calls import timed_operation
+from vgen.engines.cancel import request_upstream_cancel
 from vgen.engines.download import download_video
 
 # 401 is not here: on submit it means a wrong key (permanent), while polling it is treated as a
@@ -88,6 +89,11 @@ class OpenAIVideosEngine:
             "seconds": str(request.duration_s),
             "size": f"{width}x{height}",
         }
+
+    async def cancel_upstream(self, upstream_id: str) -> bool:
+        """`DELETE /videos/{id}`: servers stop (or drop) the job."""
+        url = f"{self._base}/videos/{upstream_id}"
+        return await request_upstream_cancel(self._client, "DELETE", url, headers=self._auth)
 
     async def aclose(self) -> None:
         """The HTTP client is shared and closed by its owner."""

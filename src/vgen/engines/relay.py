@@ -16,6 +16,7 @@ import httpx
 from vgen.domain.errors import EngineError, UpstreamRejected, UpstreamUnavailable
 from vgen.engines.base import EngineJob, JobReporter, PollLater, first_poll_after
 from vgen.engines.calls import timed_operation
+from vgen.engines.cancel import request_upstream_cancel
 from vgen.engines.download import download_video
 from vgen.wire.veo_task import MalformedResponse, RemoteStatus, read_error, read_task, unwrap
 
@@ -106,6 +107,11 @@ class RelayEngine:
             return read_task(body, expected_id=upstream_id)
         except MalformedResponse as exc:
             raise UpstreamUnavailable(f"unreadable poll answer: {exc}") from exc
+
+    async def cancel_upstream(self, upstream_id: str) -> bool:
+        """vgen's own cancel route; a reseller without it answers 404 (nothing more to do)."""
+        url = f"{self._base}/v1/veo/videos/{upstream_id}/cancel"
+        return await request_upstream_cancel(self._client, "POST", url, headers=self._auth)
 
     async def aclose(self) -> None:
         """The HTTP client is shared and closed by its owner."""

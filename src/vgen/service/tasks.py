@@ -173,8 +173,8 @@ class TaskService:
 
     async def cancel(self, tenant_id: str, task_id: str) -> Task:
         """End a queued task at once, a processing one as soon as its worker next writes (a
-        local render stops at its next progress step; an upstream job is left to finish, since
-        the upstream APIs offer no cancel).
+        local render stops at its next progress step; an upstream that accepted the job is
+        asked to stop it, best effort, by the worker's `UpstreamCanceller`).
 
         Raises:
             NotFound: exactly as `get`.

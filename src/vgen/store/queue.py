@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
+from vgen.domain.routing import LOCAL_TARGET
 from vgen.domain.states import TaskState
 from vgen.domain.tasks import Task
 from vgen.domain.webhooks import EventType
@@ -21,6 +22,7 @@ from vgen.store.database import Database, Executor
 from vgen.store.outbox import event_insert
 from vgen.store.tables import tasks
 from vgen.store.tasks import row_to_task
+from vgen.store.upstream_cancels import cancel_insert
 from vgen.store.usage import usage_upsert
 
 _QUEUED = TaskState.QUEUED.value
@@ -226,13 +228,23 @@ class TaskQueue:
                 lease_owner=None,
                 lease_expires_at=None,
             )
-            .returning(*_END_COLUMNS)
+            .returning(*_END_COLUMNS, tasks.c.engine, tasks.c.upstream_id)
         )
         async with self._db.transaction() as tx:
             row = await tx.fetch_one(stmt)
             if row is None:
                 return False
             await self._record_end(tx, task_id, row, TaskState.CANCELLED, now=now)
+            if row["upstream_id"] is not None and row["engine"] != LOCAL_TARGET:
+                # An upstream accepted the job: ask it to stop, best effort (worker side).
+                await tx.execute(
+                    cancel_insert(
+                        task_id=task_id,
+                        engine=row["engine"],
+                        upstream_id=row["upstream_id"],
+                        now=now,
+                    )
+                )
         return True
 
     async def depth(self) -> int:

@@ -10,6 +10,7 @@ from vgen.store.polls import PollReader
 from vgen.store.queue import TaskQueue
 from vgen.store.retention import RetentionRepository
 from vgen.store.tasks import TaskRepository
+from vgen.store.upstream_cancels import UpstreamCancelRepository
 from vgen.store.usage import UsageRepository
 
 
@@ -24,6 +25,7 @@ class Store:
         self.outbox = OutboxRepository(database)
         self.usage = UsageRepository(database)
         self.polls = PollReader(database)
+        self.upstream_cancels = UpstreamCancelRepository(database)
 
     @classmethod
     def open(cls, url: str) -> Store:

@@ -110,3 +110,17 @@ webhook_events = sa.Table(
     sa.Index("ix_webhook_events_due", "state", "next_attempt_at"),
     sa.Index("ix_webhook_events_task", "task_id"),
 )
+
+upstream_cancels = sa.Table(
+    "upstream_cancels",
+    metadata,
+    sa.Column("task_id", sa.String(64), primary_key=True),
+    sa.Column("engine", sa.String(100), nullable=False),
+    sa.Column("upstream_id", sa.String(255), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.Float, nullable=False),
+    sa.Column("done_at", sa.Float, nullable=True),
+    sa.Column("outcome", sa.String(20), nullable=True),  # confirmed | refused | gave_up
+    sa.Index("ix_upstream_cancels_due", "done_at", "next_attempt_at"),
+)

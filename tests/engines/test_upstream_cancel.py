@@ -1,0 +1,111 @@
+"""Cancelling a task whose job an upstream accepted: vgen stops polling it at once and asks the
+upstream to stop it (best effort: a few tries on transient errors, then it gives up)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import wait_for
+from tests.fakes.openai_videos import OpenAIVideosFake
+from tests.fakes.reseller import ResellerFake
+from tests.support import HandClock, LiveServer, ThreadedUvicorn
+from vgen.config import Settings
+from vgen.domain.ids import new_task_id
+from vgen.domain.requests import VideoRequest
+from vgen.engines.openai_videos import OpenAIVideosEngine
+from vgen.store.store import Store
+from vgen.store.tasks import NewTask
+from vgen.worker.upstream_cancels import MAX_ATTEMPTS, UpstreamCanceller
+
+
+@pytest.fixture
+def slow_reseller(upstream_mp4: bytes) -> Iterator[ResellerFake]:
+    fake = ResellerFake(video=upstream_mp4, polls_until_done=10_000)
+    server = ThreadedUvicorn(fake.app(), lifespan="off")
+    fake.base_url = server.url
+    yield fake
+    server.stop()
+
+
+def test_cancel_stops_polling_and_asks_the_upstream_to_stop(
+    settings: Settings, make_server: Callable[..., LiveServer], slow_reseller: ResellerFake
+) -> None:
+    server = make_server(
+        settings.model_copy(
+            update={
+                "relay_base_url": slow_reseller.base_url,
+                "relay_first_poll_seconds": 0.1,
+                "relay_poll_interval_seconds": 0.1,
+                "worker_idle_poll_seconds": 0.05,
+            }
+        )
+    )
+    with server.client() as client:
+        task_id = client.post(
+            "/v1/veo/videos", json={"model": "veo_3_1_fast", "prompt": "never mind"}
+        ).json()["id"]
+        job = wait_for(
+            lambda: next((j for j in slow_reseller.jobs.values() if j.polls >= 2), None),
+            timeout_s=30,
+            message="the upstream job being polled",
+        )
+        assert client.post(f"/v1/veo/videos/{task_id}/cancel").status_code == 200
+        wait_for(lambda: slow_reseller.cancels, timeout_s=30, message="the upstream cancel")
+        assert slow_reseller.cancels == [job.id]  # type: ignore[attr-defined]
+        polls_after_cancel = job.polls  # type: ignore[attr-defined]
+        time.sleep(1)  # ten poll intervals
+        assert job.polls <= polls_after_cancel + 1, "vgen kept polling a cancelled job"  # type: ignore[attr-defined]
+        shown = client.get(f"/v1/result/{task_id}").json()
+        assert (shown["status"], shown["error"]) == ("failed", "cancelled")
+    assert len(slow_reseller.creates) == 1
+
+
+def test_upstream_cancel_gives_up_after_a_few_transient_failures(
+    tmp_path: Path, database_url: str, upstream_mp4: bytes
+) -> None:
+    fake = OpenAIVideosFake(video=upstream_mp4, unavailable=1_000)  # every request: 502
+    upstream = ThreadedUvicorn(fake.app(), lifespan="off")
+
+    async def scenario() -> str | None:
+        store = Store.open(database_url)
+        clock = HandClock()
+        async with httpx.AsyncClient() as client:
+            engine = OpenAIVideosEngine(base_url=f"{upstream.url}/v1", api_key="k", client=client)
+            task_id = new_task_id()
+            await store.tasks.create(
+                NewTask(
+                    id=task_id,
+                    tenant_id="t",
+                    engine="wan",
+                    request=VideoRequest(model="veo_3_1_fast", prompt="p"),
+                    created_at=clock.now,
+                    deadline_at=clock.now + 3600,
+                )
+            )
+            claimed = await store.queue.claim_next("w", now=clock.now, lease_s=30)
+            assert claimed is not None
+            await store.queue.record_upstream_id(task_id, "w", upstream_id="video_1", now=clock.now)
+            assert await store.queue.cancel(task_id, "t", now=clock.now)
+            canceller = UpstreamCanceller(store=store, engines={"wan": engine}, clock=clock)
+            tries = 0
+            for _ in range(MAX_ATTEMPTS * 3):
+                tries += await canceller.cancel_due()
+                assert await canceller.cancel_due() == 0, "retried before its back-off ended"
+                clock.now += 3600
+            outcome = await store.upstream_cancels.outcome(task_id)
+            assert tries == MAX_ATTEMPTS
+        await store.close()
+        return outcome
+
+    try:
+        assert asyncio.run(scenario()) == "gave_up"
+    finally:
+        upstream.stop()
+    deletes = [r for r in fake.requests if r.method == "DELETE"]
+    assert len(deletes) == MAX_ATTEMPTS
