@@ -3,14 +3,20 @@ once and stored only as hashes, admin-only, revoked keys refused at once."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import time
+from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
 
 from tests.platform.conftest import assert_error, make_key
 from tests.support import LiveServer
+from vgen.service.bootstrap import ensure_admin_key
+from vgen.service.keys import KeyRequest, KeyService
 from vgen.store.database import normalise_url
+from vgen.store.store import Store
 
 
 def test_admin_creates_lists_and_revokes_keys(platform_server: LiveServer) -> None:
@@ -97,3 +103,26 @@ def test_secrets_are_stored_only_as_hashes(platform_server: LiveServer) -> None:
     dumped = repr(rows)
     assert created["key"] not in dumped
     assert hashlib.sha256(created["key"].encode()).hexdigest() in dumped
+
+
+def test_first_start_makes_an_admin_key_unless_one_ever_existed(
+    database_url: str, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        store = Store.open(database_url)
+        keys = KeyService(keys=store.keys, clock=time.time)
+        try:
+            # `vgen keys create` before the first `vgen serve`: serve still makes the admin key.
+            await keys.create(KeyRequest(name="made early"))
+            admin = await ensure_admin_key(store, tmp_path, clock=time.time)
+            assert admin is not None and (tmp_path / "admin.key").read_text().strip() == admin
+            assert (await store.keys.find_active(admin)) is not None
+            assert await ensure_admin_key(store, tmp_path, clock=time.time) is None
+            # A revoked admin key does not come back by itself.
+            only_admin = next(k for k in await keys.list() if k.is_admin)
+            await keys.revoke(only_admin.id)
+            assert await ensure_admin_key(store, tmp_path / "again", clock=time.time) is None
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())

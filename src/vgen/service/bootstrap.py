@@ -28,10 +28,12 @@ def write_private(path: Path, text: str) -> None:
 async def ensure_admin_key(
     store: Store, data_dir: Path, *, clock: Callable[[], float]
 ) -> str | None:
-    """On an empty key table, create an admin key, save it to `<data_dir>/admin.key` (and its
+    """When no admin key was ever made, create one, save it to `<data_dir>/admin.key` (and its
     webhook signing secret to `admin.webhook-secret`) and return it (to be printed once);
     otherwise None."""
-    if await store.keys.count() > 0:
+    # Only if there never was an admin key: `vgen keys create` may have made other keys before
+    # the first start, and a revoked admin key must not come back by itself.
+    if await store.keys.count(admin_only=True) > 0:
         return None
     secret, webhook_secret = new_api_key_secret(), new_webhook_secret()
     await store.keys.create(

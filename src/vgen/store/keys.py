@@ -119,6 +119,10 @@ class KeyRepository:
         )
         return await self.get(key_id)
 
-    async def count(self) -> int:
-        row = await self._db.fetch_one(sa.select(sa.func.count().label("n")).select_from(api_keys))
+    async def count(self, *, admin_only: bool = False) -> int:
+        """Keys ever created (revoked ones included)."""
+        query = sa.select(sa.func.count().label("n")).select_from(api_keys)
+        if admin_only:
+            query = query.where(api_keys.c.is_admin.is_(True))
+        row = await self._db.fetch_one(query)
         return int(row["n"]) if row else 0
