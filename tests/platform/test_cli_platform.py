@@ -62,6 +62,12 @@ def test_keys_commands_on_the_database(platform_server: LiveServer) -> None:
         revoked = vgen("keys", "revoke", created["id"], env=db_env(platform_server))
         assert revoked.returncode == 0, revoked.stderr
         assert_error(client.get("/v1/veo/videos"), 401)  # refused at once
+    by_secret = json.loads(
+        vgen("keys", "create", "--name", "by secret", "--json", env=db_env(platform_server)).stdout
+    )
+    assert vgen("keys", "revoke", by_secret["key"], env=db_env(platform_server)).returncode == 0
+    with platform_server.client(by_secret["key"]) as client:
+        assert_error(client.get("/v1/veo/videos"), 401)
     table = vgen("keys", "list", env=db_env(platform_server))
     assert "revoked" in table.stdout
 

@@ -163,7 +163,9 @@ def list_keys(
 
 @app.command()
 def revoke(
-    key_id: Annotated[str, typer.Argument(help="The key's id (key_…), from `vgen keys list`.")],
+    key_id: Annotated[
+        str, typer.Argument(help="The key's id (key_…, from `vgen keys list`) or its secret.")
+    ],
     data_dir: DataDirOption = None,
     server: ServerOption = None,
     api_key: ApiKeyOption = None,
@@ -174,7 +176,7 @@ def revoke(
             client.revoke_key(key_id)
     else:
         _local(data_dir, lambda service: service.revoke(key_id))
-    stdout.print(f"Revoked {key_id}.")
+    stdout.print(f"Revoked {key_id if not key_id.startswith('vgen-sk-') else 'the key'}.")
 
 
 def _or_dash(value: object) -> str:

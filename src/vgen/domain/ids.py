@@ -22,9 +22,12 @@ def new_key_id() -> str:
     return "key_" + secrets.token_hex(8)
 
 
+SECRET_PREFIX = "vgen-sk-"
+
+
 def new_api_key_secret() -> str:
     """An API key as shown to its owner once; only its hash is stored."""
-    return "vgen-sk-" + secrets.token_urlsafe(32)
+    return SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
 _TASK_ID = re.compile(r"vgen_[0-9a-f]{24}")

@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from vgen.domain.errors import InvalidRequest, NotFound
-from vgen.domain.ids import new_api_key_secret, new_key_id, new_tenant_id, new_webhook_secret
+from vgen.domain.ids import (
+    SECRET_PREFIX,
+    new_api_key_secret,
+    new_key_id,
+    new_tenant_id,
+    new_webhook_secret,
+)
 from vgen.domain.tasks import UNLIMITED, ApiKey, KeyLimits
 from vgen.store.keys import KeyRepository
 
@@ -67,6 +73,9 @@ class KeyService:
         return await self._keys.list()
 
     async def revoke(self, key_id: str) -> ApiKey:
+        """Revoke by id (`key_…`), or by the secret itself (`vgen-sk-…`)."""
+        if key_id.startswith(SECRET_PREFIX):
+            key_id = await self._keys.id_of_secret(key_id) or "(unknown secret)"
         key = await self._keys.revoke(key_id, now=self._clock())
         if key is None:
             raise NotFound(f"No API key with id '{key_id}'.")

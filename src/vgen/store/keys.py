@@ -100,6 +100,13 @@ class KeyRepository:
             return None
         return row_to_key(row)
 
+    async def id_of_secret(self, secret: str) -> str | None:
+        """The id of the key (revoked or not) whose secret this is."""
+        row = await self._db.fetch_one(
+            sa.select(api_keys.c.id).where(api_keys.c.secret_hash == hash_secret(secret))
+        )
+        return row["id"] if row else None
+
     async def get(self, key_id: str) -> ApiKey | None:
         row = await self._db.fetch_one(sa.select(api_keys).where(api_keys.c.id == key_id))
         return row_to_key(row) if row else None
