@@ -66,6 +66,10 @@ def test_admin_routes_refuse_other_keys(platform_server: LiveServer) -> None:
         assert_error(client.post(f"/v1/admin/keys/{plain['id']}/revoke"), 403)
     with httpx.Client(base_url=platform_server.url) as anonymous:
         assert_error(anonymous.get("/v1/admin/keys"), 401)
+    with platform_server.client() as admin:  # the same API under /v1/keys
+        aliased = admin.post("/v1/keys", json={"name": "via alias"})
+        assert aliased.status_code == 200 and aliased.json()["key"]
+        assert admin.delete(f"/v1/keys/{aliased.json()['id']}").json()["revoked_at"]
     promoted = make_key(platform_server, name="second admin", admin=True)
     with platform_server.client(promoted["key"]) as client:
         assert client.get("/v1/admin/keys").status_code == 200

@@ -1,7 +1,7 @@
 """Admin API: manage API keys over HTTP (admin keys only; others get 403).
 
 `POST /v1/admin/keys`, `GET /v1/admin/keys`, `POST /v1/admin/keys/{id}/revoke` (also
-`DELETE /v1/admin/keys/{id}`). The same operations as `vgen keys`.
+`DELETE /v1/admin/keys/{id}`), and the same under `/v1/keys`. The operations of `vgen keys`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ async def admin_key(request: Request) -> ApiKey:
 
 
 AdminDep = Annotated[ApiKey, Depends(admin_key)]
-router = APIRouter(prefix="/admin")
+router = APIRouter()
 
 
 @router.post("/keys")

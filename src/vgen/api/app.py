@@ -78,7 +78,8 @@ def create_app(
         app.include_router(veo.router, prefix=prefix, include_in_schema=prefix == "/v1")
     app.include_router(files.router, prefix="/v1")
     app.include_router(usage.router, prefix="/v1")
-    app.include_router(admin.router, prefix="/v1")
+    app.include_router(admin.router, prefix="/v1/admin")
+    app.include_router(admin.router, prefix="/v1", include_in_schema=False)  # /v1/keys too
     app.include_router(openai_videos.router, prefix="/v1")
     return app
 
