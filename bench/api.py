@@ -21,7 +21,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from loadgen import LoadResult, LoadSpec, run_python_load, run_wrk_load
+from ports import free_port, wait_for_port
 from profile_report import print_profile
 
 GOAL_RATIO = 0.5
@@ -239,24 +239,6 @@ def running_server(target: Callable[..., None], *args: Any) -> Iterator[tuple[in
         if process.is_alive():
             process.kill()
             process.join()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(port: int, process: Any, *, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.5):
-            return
-        if not process.is_alive():
-            raise RuntimeError(f"the server process exited with code {process.exitcode}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the server did not listen on port {port} in {timeout_s:.0f} s")
-        time.sleep(0.05)
 
 
 def fetch(port: int, path: str, key: str) -> tuple[int, bytes]:

@@ -19,7 +19,6 @@ import http.client
 import json
 import multiprocessing
 import os
-import socket
 import sqlite3
 import sys
 import tempfile
@@ -34,6 +33,7 @@ from inflight_profile import print_worker_profile
 from inflight_report import Measured, print_report, print_states
 from inflight_upstream import HOST, JobTiming, SimClock, serve
 from inflight_worker import WorkerPlan, run_worker
+from ports import free_port, wait_for_port
 
 SPAWN = multiprocessing.get_context("spawn")
 PROMPT = (
@@ -43,12 +43,6 @@ PROMPT = (
 
 
 # --- Processes ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -64,18 +58,6 @@ def running(process: Any) -> Iterator[Any]:
         if process.is_alive():
             process.kill()
             process.join()
-
-
-def wait_for_port(port: int, process: Any, *, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.5):
-            return
-        if not process.is_alive():
-            raise SystemExit(f"the upstream process exited with code {process.exitcode}")
-        if time.monotonic() > deadline:
-            raise SystemExit(f"the upstream did not listen on port {port} in {timeout_s:.0f} s")
-        time.sleep(0.05)
 
 
 def fetch_json(port: int, path: str) -> Any:
