@@ -58,15 +58,18 @@ class TaskQueue:
         on each other or win the same row. The UPDATE re-checks the row is still runnable.
         """
         starters = startable if startable is not None else engines
-        params: dict[str, object] = {"now": now}
-        if engines is not None:
-            params["engines"] = list(engines)
-        if starters is not None:
-            params["starters"] = list(starters)
         async with self._db.transaction() as tx:
-            candidates = [await tx.fetch_one(_due_parked(engines is not None), params)]
+            candidates = [
+                await tx.fetch_one(
+                    _due(_PROCESSING, engines is not None), _due_params(now, engines)
+                )
+            ]
             if starters is None or starters:
-                candidates.append(await tx.fetch_one(_due_queued(starters is not None), params))
+                candidates.append(
+                    await tx.fetch_one(
+                        _due(_QUEUED, starters is not None), _due_params(now, starters)
+                    )
+                )
             due = [c for c in candidates if c is not None]
             if not due:
                 return None
@@ -327,25 +330,21 @@ _CLAIM = (
 
 
 @functools.cache
-def _due_parked(filtered: bool) -> sa.Select[Any]:
-    """The processing task whose lease lapsed longest ago (index `ix_tasks_state_lease`)."""
-    query = sa.select(tasks.c.id, tasks.c.lease_expires_at.label("due")).where(
-        tasks.c.state == _PROCESSING, tasks.c.lease_expires_at <= _NOW, tasks.c.deadline_at > _NOW
+def _due(state: str, filtered: bool) -> sa.Select[Any]:
+    """The task of `state` due longest ago: a processing one whose lease lapsed (index
+    `ix_tasks_state_lease`) or a queued one (index `ix_tasks_state_available`), optionally
+    only of the engines bound as `engines`."""
+    due_at = tasks.c.lease_expires_at if state == _PROCESSING else tasks.c.available_at
+    query = sa.select(tasks.c.id, due_at.label("due")).where(
+        tasks.c.state == state, due_at <= _NOW, tasks.c.deadline_at > _NOW
     )
     if filtered:
         query = query.where(tasks.c.engine.in_(sa.bindparam("engines", expanding=True)))
-    return query.order_by(tasks.c.lease_expires_at).limit(1).with_for_update(skip_locked=True)
+    return query.order_by(due_at).limit(1).with_for_update(skip_locked=True)
 
 
-@functools.cache
-def _due_queued(filtered: bool) -> sa.Select[Any]:
-    """The queued task due longest ago (index `ix_tasks_state_available`)."""
-    query = sa.select(tasks.c.id, tasks.c.available_at.label("due")).where(
-        tasks.c.state == _QUEUED, tasks.c.available_at <= _NOW, tasks.c.deadline_at > _NOW
-    )
-    if filtered:
-        query = query.where(tasks.c.engine.in_(sa.bindparam("starters", expanding=True)))
-    return query.order_by(tasks.c.available_at).limit(1).with_for_update(skip_locked=True)
+def _due_params(now: float, engines: Sequence[str] | None) -> dict[str, object]:
+    return {"now": now} if engines is None else {"now": now, "engines": list(engines)}
 
 
 # Parking is the one write of every poll of a remote job: built once, bound per call.
