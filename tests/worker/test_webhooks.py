@@ -305,6 +305,34 @@ async def test_task_callback_url_beats_the_keys_webhook_url(
     assert (await rig.event(second)).url == key_url
 
 
+@pytest.mark.parametrize("with_callback", [False, True])
+async def test_event_of_a_task_deleted_before_delivery_still_goes_out(
+    rig: Rig, serve: Callable[[WebhookReceiver], str], with_callback: bool
+) -> None:
+    key_receiver, task_receiver = WebhookReceiver(), WebhookReceiver()
+    key_url, task_url = serve(key_receiver), serve(task_receiver)
+    key_id = await rig.add_key(webhook_url=key_url)
+    key_receiver.secret = task_receiver.secret = await rig.key_secret(key_id)
+    task_id, now = new_task_id(), rig.clock()
+    request = VideoRequest(
+        model="veo_3_1_fast", prompt="gone", callback_url=task_url if with_callback else None
+    )
+    await rig.store.tasks.create(
+        NewTask(task_id, "t", "local", request, now, now + 600, api_key_id=key_id)
+    )
+    # Ended through the queue, which writes the event; then deleted (OpenAI DELETE) at once.
+    assert await rig.store.queue.claim_next("w", now=now, lease_s=30) is not None
+    assert await rig.store.queue.fail(task_id, "w", error="boom", now=now)
+    assert await rig.store.tasks.delete("t", task_id) is not None
+
+    assert await rig.deliverer().deliver_due() == 1
+
+    receiver = task_receiver if with_callback else key_receiver
+    (payload,) = receiver.verified
+    assert payload["type"] == "video.failed"
+    assert payload["data"] == {"id": task_id, "status": "failed"}
+
+
 @pytest.mark.parametrize(
     ("webhook_url", "secret", "reason"),
     [

@@ -26,10 +26,21 @@ def new_event_id() -> str:
     return "msg_" + secrets.token_hex(12)
 
 
-def event_insert(*, task_id: str, tenant_id: str, event_type: str, now: float) -> sa.Insert:
+def event_insert(
+    *,
+    task_id: str,
+    tenant_id: str,
+    event_type: str,
+    now: float,
+    api_key_id: str | None = None,
+    callback_url: str | None = None,
+) -> sa.Insert:
     """The statement that enqueues `event_type` (`video.completed`, `video.failed`,
-    `video.cancelled`) for a task; run it in the transaction that changes the task's state."""
+    `video.cancelled`) for a task; run it in the transaction that changes the task's state.
+    `api_key_id` (the creating key) and `callback_url` (the task's) fix the event's target."""
     return sa.insert(webhook_events).values(
+        api_key_id=api_key_id,
+        callback_url=callback_url,
         id=new_event_id(),
         task_id=task_id,
         tenant_id=tenant_id,
@@ -99,7 +110,22 @@ class OutboxRepository:
 
     async def find_target(self, event: WebhookEvent) -> WebhookTarget | None:
         """The task's `callback_url`, else the creating key's `webhook_url`, with that key's
-        signing secret; None when the task row is gone (its key is then unknown)."""
+        signing secret: as recorded on the event, else (events written without them) as the
+        task row says; None when neither knows the key."""
+        recorded = await self._db.fetch_one(
+            sa.select(
+                webhook_events.c.callback_url, api_keys.c.webhook_url, api_keys.c.webhook_secret
+            )
+            .select_from(
+                webhook_events.join(api_keys, api_keys.c.id == webhook_events.c.api_key_id)
+            )
+            .where(webhook_events.c.id == event.id)
+        )
+        if recorded is not None:
+            return WebhookTarget(
+                url=recorded["callback_url"] or recorded["webhook_url"],
+                secret=recorded["webhook_secret"] or None,
+            )
         row = await self._db.fetch_one(
             sa.select(tasks.c.request, api_keys.c.webhook_url, api_keys.c.webhook_secret)
             .select_from(tasks.outerjoin(api_keys, api_keys.c.id == tasks.c.api_key_id))

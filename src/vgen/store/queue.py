@@ -11,6 +11,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
@@ -27,7 +28,7 @@ from vgen.store.usage import usage_upsert
 
 _QUEUED = TaskState.QUEUED.value
 _PROCESSING = TaskState.PROCESSING.value
-_END_COLUMNS = (tasks.c.tenant_id, tasks.c.model, tasks.c.api_key_id)
+_END_COLUMNS = (tasks.c.tenant_id, tasks.c.model, tasks.c.api_key_id, tasks.c.request)
 _EVENT_TYPES = {
     TaskState.COMPLETED: EventType.COMPLETED,
     TaskState.FAILED: EventType.FAILED,
@@ -302,6 +303,8 @@ class TaskQueue:
                 tenant_id=row["tenant_id"],
                 event_type=_EVENT_TYPES[outcome],
                 now=now,
+                api_key_id=row["api_key_id"],
+                callback_url=orjson.loads(row["request"]).get("callback_url"),
             )
         )
 

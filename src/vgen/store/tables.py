@@ -107,6 +107,10 @@ webhook_events = sa.Table(
     sa.Column("delivered_at", sa.Float, nullable=True),
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("url", sa.Text, nullable=True),  # where it went (resolved on first attempt)
+    # Copied from the task when the event is written: the task row may be deleted before
+    # delivery. (NULL on rows written by hand: the target is then looked up from the task.)
+    sa.Column("api_key_id", sa.String(64), nullable=True),
+    sa.Column("callback_url", sa.Text, nullable=True),
     sa.Index("ix_webhook_events_due", "state", "next_attempt_at"),
     sa.Index("ix_webhook_events_task", "task_id"),
 )

@@ -1,4 +1,5 @@
 """Upstream cancels: jobs of cancelled tasks that their upstream should be asked to stop.
+Webhook events keep their task's key and callback URL (the task row may be deleted first).
 
 Revision ID: 0004
 Revises: 0003
@@ -29,7 +30,13 @@ def upgrade() -> None:
         sa.Column("outcome", sa.String(20), nullable=True),
     )
     op.create_index("ix_upstream_cancels_due", "upstream_cancels", ["done_at", "next_attempt_at"])
+    with op.batch_alter_table("webhook_events") as batch:
+        batch.add_column(sa.Column("api_key_id", sa.String(64), nullable=True))
+        batch.add_column(sa.Column("callback_url", sa.Text, nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("webhook_events") as batch:
+        batch.drop_column("callback_url")
+        batch.drop_column("api_key_id")
     op.drop_table("upstream_cancels")
