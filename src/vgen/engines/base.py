@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from vgen.domain.requests import VideoRequest
+from vgen.engines.calls import timed_operation
 
 DEFAULT_FIRST_POLL_S = 30.0
 
@@ -45,6 +46,22 @@ def first_poll_after(configured_s: float | None, job: EngineJob) -> float:
     """When to poll a job just submitted: the target's setting, else the model's typical
     minimum time (asking earlier only spends upstream calls and rate limit)."""
     return configured_s if configured_s is not None else job.typical_min_s
+
+
+async def submit_once(
+    engine: str,
+    submit: Callable[[], Awaitable[str]],
+    job: EngineJob,
+    reporter: JobReporter,
+    *,
+    first_poll_s: float | None,
+) -> PollLater:
+    """A remote engine's first step: submit, persist the upstream id before anything else
+    (ENGINES.md: never submit twice), and say when the first poll is worth making."""
+    with timed_operation(engine, "submit"):
+        upstream_id = await submit()
+    await reporter.record_upstream_id(upstream_id)
+    return PollLater(first_poll_after(first_poll_s, job))
 
 
 class JobReporter(Protocol):

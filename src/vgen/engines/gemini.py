@@ -19,7 +19,7 @@ import httpx
 
 from vgen.domain.catalog import Resolution
 from vgen.domain.errors import ContentFiltered, EngineError, UpstreamRejected, UpstreamUnavailable
-from vgen.engines.base import EngineJob, JobReporter, PollLater, first_poll_after
+from vgen.engines.base import EngineJob, JobReporter, PollLater, submit_once
 from vgen.engines.calls import timed_operation
 from vgen.engines.cancel import request_upstream_cancel
 from vgen.engines.download import download_video
@@ -74,10 +74,13 @@ class GeminiEngine:
     async def advance(self, job: EngineJob, reporter: JobReporter) -> PollLater | None:
         """Submit once, then poll the operation once per call; download when it is done."""
         if job.upstream_id is None:
-            with timed_operation(self.name, "submit"):
-                operation_name = await self._submit(job)
-            await reporter.record_upstream_id(operation_name)
-            return PollLater(first_poll_after(self._first_poll_s, job))
+            return await submit_once(
+                self.name,
+                lambda: self._submit(job),
+                job,
+                reporter,
+                first_poll_s=self._first_poll_s,
+            )
         with timed_operation(self.name, "poll"):
             operation = await self._poll(job.upstream_id)
         if operation.get("done") is not True:

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from vgen.domain.errors import EngineError, UpstreamRejected, UpstreamUnavailable
-from vgen.engines.base import EngineJob, JobReporter, PollLater, first_poll_after
+from vgen.engines.base import EngineJob, JobReporter, PollLater, submit_once
 from vgen.engines.calls import timed_operation
 from vgen.engines.cancel import request_upstream_cancel
 from vgen.engines.download import download_video
@@ -46,10 +46,13 @@ class RelayEngine:
     async def advance(self, job: EngineJob, reporter: JobReporter) -> PollLater | None:
         """Submit once, then poll once per call; download when the upstream is done."""
         if job.upstream_id is None:
-            with timed_operation(self.name, "submit"):
-                upstream_id = await self._submit(job)
-            await reporter.record_upstream_id(upstream_id)
-            return PollLater(first_poll_after(self._first_poll_s, job))
+            return await submit_once(
+                self.name,
+                lambda: self._submit(job),
+                job,
+                reporter,
+                first_poll_s=self._first_poll_s,
+            )
         with timed_operation(self.name, "poll"):
             remote = await self._poll(job.upstream_id)
         if remote.status is RemoteStatus.FAILED:
