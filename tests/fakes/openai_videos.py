@@ -5,16 +5,16 @@ without content, a download cut mid-stream. Every request is recorded."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.fakes.streaming import video_response
 
 
 @dataclass
@@ -189,27 +189,7 @@ class OpenAIVideosFake:
         return self._stream(request.headers.get("range"))
 
     def _stream(self, range_header: str | None) -> Response:
-        start = int(range_header.removeprefix("bytes=").split("-")[0]) if range_header else 0
-        body = self.video[start:]
-        headers = {"Content-Length": str(len(body)), "Accept-Ranges": "bytes"}
-        if range_header:
-            headers["Content-Range"] = f"bytes {start}-{len(self.video) - 1}/{len(self.video)}"
         cut = self.cut_after_bytes if self.cuts_left > 0 else None
         if cut is not None:
             self.cuts_left -= 1
-
-        async def stream() -> AsyncIterator[bytes]:
-            sent = 0
-            for offset in range(0, len(body), 4096):
-                chunk = body[offset : offset + 4096]
-                if cut is not None and sent + len(chunk) > cut:
-                    yield chunk[: cut - sent]
-                    await asyncio.sleep(0.05)
-                    raise ConnectionResetError("fake: connection cut mid-stream")
-                sent += len(chunk)
-                yield chunk
-
-        status = 206 if range_header else 200
-        return StreamingResponse(
-            stream(), status_code=status, headers=headers, media_type="video/mp4"
-        )
+        return video_response(self.video, range_header, cut_after=cut)

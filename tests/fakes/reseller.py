@@ -5,16 +5,16 @@ video with a connection cut after N bytes; expire video URLs."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tests.fakes.streaming import video_response
 
 
 @dataclass
@@ -139,31 +139,7 @@ class ResellerFake:
         if name in self.expired_urls:
             self.expired_urls.discard(name)
             return Response("expired", status_code=403)
-        start = 0
-        range_header = request.headers.get("range")
-        if range_header:
-            start = int(range_header.removeprefix("bytes=").split("-")[0])
-        body = self.video[start:]
-        headers = {"Content-Length": str(len(body)), "Accept-Ranges": "bytes"}
-        status = 200
-        if range_header:
-            status = 206
-            headers["Content-Range"] = f"bytes {start}-{len(self.video) - 1}/{len(self.video)}"
         cut = self.cut_after_bytes if self.cuts_left > 0 else None
         if cut is not None:
             self.cuts_left -= 1
-
-        async def stream() -> AsyncIterator[bytes]:
-            sent = 0
-            for offset in range(0, len(body), 4096):
-                chunk = body[offset : offset + 4096]
-                if cut is not None and sent + len(chunk) > cut:
-                    yield chunk[: cut - sent]
-                    await asyncio.sleep(0.05)
-                    raise ConnectionResetError("fake: connection cut mid-stream")
-                sent += len(chunk)
-                yield chunk
-
-        return StreamingResponse(
-            stream(), status_code=status, headers=headers, media_type="video/mp4"
-        )
+        return video_response(self.video, request.headers.get("range"), cut_after=cut)
