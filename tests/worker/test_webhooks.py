@@ -16,7 +16,7 @@ from prometheus_client import REGISTRY
 
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.support import HandClock, ThreadedUvicorn, free_port
-from vgen.api.veo_wire import task_body
+from vgen.wire.veo_task_body import task_body
 from vgen.domain.ids import new_key_id, new_task_id, new_webhook_secret
 from vgen.domain.requests import VideoRequest
 from vgen.domain.states import TaskState

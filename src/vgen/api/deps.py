@@ -17,6 +17,7 @@ from vgen.service.tasks import TaskService
 from vgen.storage.base import ArchiveStorage
 from vgen.storage.signing import UrlSigner
 from vgen.store.store import Store
+from vgen.wire.veo_task_body import TaskBodies
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Services:
     store: Store
     storage: ArchiveStorage
     signer: UrlSigner
+    task_bodies: TaskBodies
     auth: Authenticator
     tasks: TaskService
     intake: ImageIntake

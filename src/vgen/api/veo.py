@@ -13,15 +13,11 @@ from starlette.responses import Response
 
 from vgen.api.body import parse_json, read_limited
 from vgen.api.deps import KeyDep, Services, ServicesDep
-from vgen.api.veo_wire import (
-    created_body,
-    parse_create,
-    parse_idempotency_key,
-    signed_task_body,
-)
+from vgen.api.veo_wire import parse_create, parse_idempotency_key
 from vgen.domain.errors import InvalidRequest
 from vgen.domain.states import TaskState
 from vgen.domain.tasks import Task, TaskStatus
+from vgen.wire.veo_task_body import created_body
 
 _POLL_AFTER_S = {TaskState.QUEUED: 2, TaskState.PROCESSING: 2}
 _MAX_PAGE = 100
@@ -37,9 +33,7 @@ def request_hash(body: Any) -> str:
 
 def render_task(services: Services, task: Task | TaskStatus, *, now: float) -> dict[str, Any]:
     """The §1.2 body; `video_url` is minted fresh, never past the archive's retention end."""
-    return signed_task_body(
-        task, signer=services.signer, ttl_s=services.settings.signed_url_ttl_seconds, now=now
-    )
+    return services.task_bodies(task, now)
 
 
 def poll_headers(task: Task | TaskStatus) -> dict[str, str] | None:

@@ -1,4 +1,5 @@
-"""The Veo task dialect on the wire (API.md §1): request parsing and response bodies.
+"""The Veo task dialect's create request (API.md §1.1), parsed into a `VideoRequest`; the
+response bodies are written by `wire.veo_task_body`.
 
 Parsing enforces every §1.1 rule that does not depend on the model; `check_against_model`
 does the rest. Every rejection names its `param`.
@@ -12,9 +13,6 @@ from typing import Any
 from vgen.api import fields
 from vgen.domain.errors import InvalidRequest
 from vgen.domain.requests import VideoRequest
-from vgen.domain.states import TaskState
-from vgen.domain.tasks import Task, TaskStatus
-from vgen.storage.signing import UrlSigner
 
 MAX_REFERENCES = 3
 MAX_IDEMPOTENCY_KEY_CHARS = 255
@@ -95,60 +93,3 @@ def _duration(body: Mapping[str, Any]) -> int:
     if len(set(parsed.values())) > 1:
         raise InvalidRequest("duration and seconds disagree; send one.", param="seconds")
     return next(iter(parsed.values()), 8)
-
-
-def created_body(task: Task | TaskStatus) -> dict[str, Any]:
-    return {
-        "id": task.id,
-        "task_id": task.id,
-        "object": "video",
-        "created": int(task.created_at),
-        "model": task.model,
-        "status": _wire_status(task.state),
-    }
-
-
-def _wire_status(state: TaskState) -> str:
-    # API.md §1.2: a cancelled task shows as failed with error "cancelled".
-    return TaskState.FAILED.value if state is TaskState.CANCELLED else state.value
-
-
-def task_body(
-    task: Task | TaskStatus, *, video_url: str | None, expires_at: int | None
-) -> dict[str, Any]:
-    completed = task.state is TaskState.COMPLETED
-    error = task.error
-    if task.state is TaskState.CANCELLED:
-        error = "cancelled"
-    elif task.state is TaskState.FAILED and not error:
-        error = "failed"
-    return {
-        **created_body(task),
-        "progress": task.progress if not completed else 100,
-        "video_url": video_url if completed else None,
-        "actualDuration": _whole_seconds(task.video_seconds) if completed else None,
-        "error": error,
-        "completed_at": int(task.completed_at) if task.completed_at and task.is_terminal else None,
-        "expires_at": expires_at if completed else None,
-        "engine": task.engine,
-    }
-
-
-def _whole_seconds(value: float | None) -> int | float | None:
-    if value is None:
-        return None
-    return round(value) if abs(value - round(value)) < 0.05 else value
-
-
-def signed_task_body(
-    task: Task | TaskStatus, *, signer: UrlSigner, ttl_s: float, now: float
-) -> dict[str, Any]:
-    """The §1.2 body with a `video_url` minted now: valid `ttl_s`, never past the archive's
-    retention end (also what webhooks carry)."""
-    video_url = None
-    expires_at = None
-    if task.state is TaskState.COMPLETED and task.artifact_key and task.archive_expires_at:
-        expires_at = int(min(now + ttl_s, task.archive_expires_at))
-        if expires_at > now:
-            video_url = signer.mint_url(f"{task.id}/video.mp4", expires_at=expires_at)
-    return task_body(task, video_url=video_url, expires_at=expires_at)

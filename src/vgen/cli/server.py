@@ -98,64 +98,13 @@ def worker(
 
 
 async def _run_worker(settings: Settings, *, drain: bool) -> None:
-    import anyio
+    from vgen.runtime import open_runtime
 
-    from vgen.api.app import webhook_deliverer
-    from vgen.config import load_routing
-    from vgen.engines.registry import (
-        build_catalog,
-        build_engines,
-        build_routing,
-        engine_http_client,
-    )
-    from vgen.service.bootstrap import load_signing_secret
-    from vgen.storage.local_disk import LocalDiskStorage
-    from vgen.storage.signing import UrlSigner
-    from vgen.store.store import Store
-    from vgen.worker.runner import Worker
-    from vgen.worker.sweeper import Sweeper
-    from vgen.worker.upstream_cancels import UpstreamCanceller
-    from vgen.worker.webhooks import webhook_http_client
-
-    store = Store.open(settings.resolved_database_url())
-    storage = LocalDiskStorage(settings.data_dir / "archive")
-    http_client = engine_http_client()
-    routing_config = load_routing(settings)
-    engines = build_engines(routing_config, settings, http_client=http_client)
-    signer = UrlSigner(
-        load_signing_secret(settings.signing_secret, settings.data_dir),
-        public_url=settings.resolved_public_url(),
-    )
-    runner = Worker(
-        store=store,
-        engines=engines,
-        storage=storage,
-        settings=settings,
-        clock=time.time,
-        signer=signer,
-        routing=build_routing(routing_config, settings),
-        catalog=build_catalog(routing_config),
-    )
-    sweeper = Sweeper(
-        store=store, storage=storage, clock=time.time, interval_s=settings.sweep_interval_seconds
-    )
-    webhook_http = webhook_http_client()
-    deliverer = webhook_deliverer(store, settings, signer, webhook_http, time.time)
-    try:
+    async with open_runtime(settings) as runtime:
         if drain:
-            await runner.run_until_idle()
-            return
-        async with anyio.create_task_group() as group:
-            group.start_soon(sweeper.run)
-            group.start_soon(deliverer.run)
-            group.start_soon(UpstreamCanceller(store=store, engines=engines, clock=time.time).run)
-            await runner.run()
-    finally:
-        await webhook_http.aclose()
-        for engine in engines.values():
-            await engine.aclose()
-        await http_client.aclose()
-        await store.close()
+            await runtime.drain()
+        else:
+            await runtime.run_jobs()
 
 
 def engines(

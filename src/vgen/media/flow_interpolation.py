@@ -150,7 +150,7 @@ class FlowInterpolator:
             seen.append(covered)
             cv2.resize(small_map, (width, height), dst=self._map, interpolation=cv2.INTER_LINEAR)
             # OpenCV takes None for map2 (one 2-channel map); its type stubs do not say so.
-            cv2.remap(  # type: ignore[call-overload]
+            cv2.remap(  # type: ignore[call-overload, unused-ignore]
                 source,
                 self._map,
                 None,
@@ -237,7 +237,7 @@ class FlowInterpolator:
 
     def _match_cost(self, image: Image, other: Image, flow: Image) -> Image:
         # OpenCV takes None for map2 (one 2-channel map); its type stubs do not say so.
-        warped = cv2.remap(  # type: ignore[call-overload]
+        warped = cv2.remap(  # type: ignore[call-overload, unused-ignore]
             other,
             cv2.add(self._grid, flow),
             None,
@@ -251,7 +251,7 @@ class FlowInterpolator:
     def _inconsistency(self, flow: Image, reverse: Image) -> Image:
         """|flow(x) + reverse(x + flow(x))|: ~0 where x is seen in both frames."""
         # OpenCV takes None for map2 (one 2-channel map); its type stubs do not say so.
-        back = cv2.remap(  # type: ignore[call-overload]
+        back = cv2.remap(  # type: ignore[call-overload, unused-ignore]
             reverse,
             cv2.add(self._grid, flow),
             None,
@@ -327,7 +327,7 @@ def _occluded(flow: Image, error: Image) -> Image:
 def _above(image: Image, value: float) -> Image:
     """255 where `image` > `value`, else 0 (8-bit)."""
     # OpenCV takes a scalar for src2; its type stubs do not say so.
-    mask: Image = cv2.compare(image, value, cv2.CMP_GT)  # type: ignore[call-overload]
+    mask: Image = cv2.compare(image, value, cv2.CMP_GT)  # type: ignore[call-overload, unused-ignore]
     return mask
 
 

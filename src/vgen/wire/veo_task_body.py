@@ -1,0 +1,82 @@
+"""The §1.2 task object as vgen writes it (API.md §1.2): status polls, lists and webhook
+events all carry this one body, so a `video_url` is minted the same way everywhere.
+
+Invariant: a `video_url` is valid for the URL lifetime but never past the archive's retention end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from vgen.domain.states import TaskState
+from vgen.domain.tasks import Task, TaskStatus
+from vgen.storage.signing import UrlSigner
+
+
+def created_body(task: Task | TaskStatus) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "task_id": task.id,
+        "object": "video",
+        "created": int(task.created_at),
+        "model": task.model,
+        "status": _wire_status(task.state),
+    }
+
+
+def _wire_status(state: TaskState) -> str:
+    # API.md §1.2: a cancelled task shows as failed with error "cancelled".
+    return TaskState.FAILED.value if state is TaskState.CANCELLED else state.value
+
+
+def task_body(
+    task: Task | TaskStatus, *, video_url: str | None, expires_at: int | None
+) -> dict[str, Any]:
+    completed = task.state is TaskState.COMPLETED
+    error = task.error
+    if task.state is TaskState.CANCELLED:
+        error = "cancelled"
+    elif task.state is TaskState.FAILED and not error:
+        error = "failed"
+    return {
+        **created_body(task),
+        "progress": task.progress if not completed else 100,
+        "video_url": video_url if completed else None,
+        "actualDuration": _whole_seconds(task.video_seconds) if completed else None,
+        "error": error,
+        "completed_at": int(task.completed_at) if task.completed_at and task.is_terminal else None,
+        "expires_at": expires_at if completed else None,
+        "engine": task.engine,
+    }
+
+
+def _whole_seconds(value: float | None) -> int | float | None:
+    if value is None:
+        return None
+    return round(value) if abs(value - round(value)) < 0.05 else value
+
+
+def signed_task_body(
+    task: Task | TaskStatus, *, signer: UrlSigner, ttl_s: float, now: float
+) -> dict[str, Any]:
+    """The §1.2 body with a `video_url` minted now: valid `ttl_s`, never past the archive's
+    retention end (also what webhooks carry)."""
+    video_url = None
+    expires_at = None
+    if task.state is TaskState.COMPLETED and task.artifact_key and task.archive_expires_at:
+        expires_at = int(min(now + ttl_s, task.archive_expires_at))
+        if expires_at > now:
+            video_url = signer.mint_url(f"{task.id}/video.mp4", expires_at=expires_at)
+    return task_body(task, video_url=video_url, expires_at=expires_at)
+
+
+@dataclass(frozen=True)
+class TaskBodies:
+    """Renders §1.2 bodies with URLs signed by `signer`, valid `ttl_s` from the given `now`."""
+
+    signer: UrlSigner
+    ttl_s: float
+
+    def __call__(self, task: Task | TaskStatus, now: float) -> dict[str, Any]:
+        return signed_task_body(task, signer=self.signer, ttl_s=self.ttl_s, now=now)

@@ -1,0 +1,66 @@
+"""The one runtime: `vgen serve --no-worker` and a separate `vgen worker` process share a database
+and an archive, and the worker process is wired without the API package."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+
+import httpx
+
+from tests.api.test_veo_lifecycle import poll_until_done
+from tests.support import LiveServer
+from tests.video import decode_mp4
+from vgen.config import Settings
+
+# Runs `vgen worker --drain` in this interpreter and reports, as it exits, which modules of
+# the API package the process ever imported.
+_WORKER_PROCESS = """
+import atexit, sys
+atexit.register(lambda: print("API-MODULES:", sorted(
+    m for m in sys.modules if m == "vgen.api" or m.startswith("vgen.api."))))
+from vgen.cli import main
+sys.argv = ["vgen", "worker", "--drain"]
+main()
+"""
+
+
+def _worker_env(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "VGEN_DATA_DIR": str(settings.data_dir),
+        "VGEN_DATABASE_URL": settings.resolved_database_url(),
+        "VGEN_PUBLIC_URL": str(settings.public_url),
+        "VGEN_ALLOW_PRIVATE_URLS": "true",
+    }
+
+
+def test_worker_process_completes_api_tasks_without_importing_the_api(
+    settings: Settings, make_server: Callable[..., LiveServer]
+) -> None:
+    server = make_server(settings.model_copy(update={"run_worker": False}))
+    with server.client() as client:
+        created = client.post(
+            "/v1/veo/videos", json={"model": "veo_3_1_fast", "prompt": "a kite over dunes"}
+        )
+        assert created.status_code == 200, created.text
+        task_id = created.json()["id"]
+        assert client.get(f"/v1/result/{task_id}").json()["status"] == "queued"
+
+        worker = subprocess.run(
+            [sys.executable, "-c", _WORKER_PROCESS],
+            env=_worker_env(server.settings),
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert worker.returncode == 0, worker.stdout + worker.stderr
+        assert "API-MODULES: []" in worker.stdout, worker.stdout
+
+        done = poll_until_done(client, task_id)[-1]
+        assert done["status"] == "completed", done
+        video = httpx.get(done["video_url"], timeout=30)
+        assert video.status_code == 200
+        assert decode_mp4(video.content).frames > 0
