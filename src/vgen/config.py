@@ -64,8 +64,10 @@ class Settings(BaseSettings):
     max_image_side_px: int = 6000
     image_fetch_timeout_seconds: float = 15.0
     allow_private_urls: bool = False
-    log_format: Literal["json", "text"] = Field(
-        default="json", description="Log lines as JSON objects, or as plain text"
+    log_format: Literal["json", "text"] | None = Field(
+        default=None,
+        description="Log lines as JSON objects or plain text; unset: text on a terminal, "
+        "JSON otherwise (log shippers)",
     )
     log_level: str = "INFO"
     redis_url: str | None = Field(

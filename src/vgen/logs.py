@@ -1,5 +1,5 @@
-"""Logging: one JSON object per line (default) or plain text, and the task id on every line
-logged while a task is being worked on.
+"""Logging: one JSON object per line or plain text (the default on a terminal), and the task
+id on every line logged while a task is being worked on.
 
 Code that handles a task opens `task_context(task_id)`; a filter copies the id into every
 record logged inside it (by vgen, httpx, anything), so `jq 'select(.task_id == "…")'` finds
@@ -70,8 +70,12 @@ class TextFormatter(logging.Formatter):
         return f"{line} task_id={task_id}" if task_id else line
 
 
-def configure_logging(log_format: str = "json", level: str = "INFO") -> None:
+def configure_logging(log_format: str | None = None, level: str = "INFO") -> None:
+    """Log to stderr as `log_format` says; unset, a person at a terminal gets readable lines
+    and anything else (a pipe, a file, a container's log driver) gets JSON."""
     handler = logging.StreamHandler()
+    if log_format is None:
+        log_format = "text" if handler.stream.isatty() else "json"
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     handler.addFilter(TaskIdFilter())
     root = logging.getLogger()
