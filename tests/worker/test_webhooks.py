@@ -16,7 +16,6 @@ from prometheus_client import REGISTRY
 
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.support import HandClock, ThreadedUvicorn, free_port
-from vgen.wire.veo_task_body import task_body
 from vgen.domain.ids import new_key_id, new_task_id, new_webhook_secret
 from vgen.domain.requests import VideoRequest
 from vgen.domain.states import TaskState
@@ -27,6 +26,7 @@ from vgen.store.outbox import event_insert
 from vgen.store.store import Store
 from vgen.store.tables import api_keys, tasks, webhook_events
 from vgen.store.tasks import NewTask
+from vgen.wire.veo_task_body import task_body
 from vgen.worker.webhooks import (
     RETRY_WINDOW_S,
     WebhookDeliverer,
