@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from vgen.domain.catalog import VEO_MODEL_NAMES
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VGEN_", extra="ignore")
@@ -136,9 +138,6 @@ class RoutingConfig(BaseModel):
     targets: dict[str, TargetConfig] = Field(default_factory=dict)
     routes: dict[str, list[str]] = Field(default_factory=dict)
     models: list[CatalogModelConfig] = Field(default_factory=list)
-
-
-VEO_MODEL_NAMES = ("veo_3_1_fast", "veo_3_1_pro", "veo_3_1_fast_stable", "veo_3_1_pro_stable")
 
 
 def load_routing(settings: Settings) -> RoutingConfig:

@@ -16,9 +16,9 @@ from vgen.api.body import parse_json, read_limited
 from vgen.api.deps import Services, ServicesDep
 from vgen.api.veo import json_response
 from vgen.domain.errors import InvalidRequest
-from vgen.domain.tasks import ApiKey, KeyLimits
+from vgen.domain.keys import ApiKey, KeyLimits
+from vgen.service.key_body import created_key_body, key_body
 from vgen.service.keys import CreatedKey, KeyRequest
-from vgen.wire.keys import created_key_body, key_body
 
 MAX_BODY_BYTES = 64 * 1024
 _FIELDS = {

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from vgen.domain.errors import AuthenticationFailed, PermissionDenied
 from vgen.domain.ids import is_task_id
-from vgen.domain.tasks import ApiKey, TaskStatus
+from vgen.domain.keys import ApiKey
+from vgen.domain.tasks import TaskStatus
 from vgen.service.rate_limits import RequestRateLimiter
 from vgen.store.keys import KeyRepository
 from vgen.store.polls import PollReader

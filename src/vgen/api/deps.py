@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 
 from vgen.api.auth import Authenticator
 from vgen.config import Settings
-from vgen.domain.tasks import ApiKey
+from vgen.domain.keys import ApiKey
 from vgen.service.artifacts import TaskArtifacts
 from vgen.service.intake import ImageIntake
 from vgen.service.keys import KeyService

@@ -12,6 +12,7 @@ from starlette.responses import FileResponse, Response
 from vgen.api.deps import KeyDep, ServicesDep
 from vgen.api.veo import json_response
 from vgen.domain.errors import InvalidRequest, NotFound, PayloadTooLarge, PermissionDenied
+from vgen.domain.files import asset_ref
 from vgen.domain.states import TaskState
 
 _MULTIPART_OVERHEAD = 64 * 1024
@@ -44,7 +45,7 @@ async def upload_file(request: Request, key: KeyDep, services: ServicesDep) -> R
         {
             "id": stored.id,
             "object": "file",
-            "url": f"asset://{stored.id}",
+            "url": asset_ref(stored.id),
             "bytes": stored.size_bytes,
             "mime_type": stored.mime_type,
             "width": stored.width,

@@ -12,15 +12,14 @@ from contextlib import contextmanager
 from typing import Any
 
 from vgen.api import fields
-from vgen.domain.catalog import AspectRatio, ModelCatalog, Resolution, frame_size
+from vgen.domain.catalog import DEFAULT_MODEL, AspectRatio, ModelCatalog, Resolution, frame_size
 from vgen.domain.errors import InvalidRequest
+from vgen.domain.files import asset_ref
 from vgen.domain.requests import VideoRequest
 from vgen.domain.states import TaskState
 from vgen.domain.tasks import Task
-from vgen.worker.inputs import ASSET_SCHEME
 
 # The SDK's `model` is optional (OpenAI defaults to sora-2); vgen's default is its first model.
-DEFAULT_MODEL = "veo_3_1_fast"
 
 SIZES: dict[str, tuple[Resolution, AspectRatio]] = {
     f"{width}x{height}": (resolution, aspect)
@@ -129,7 +128,7 @@ def _input_reference(body: Mapping[str, Any]) -> str | None:
         return fields.checked_str(reference["image_url"], "input_reference")
     if "file_id" in reference:
         # Files uploaded with POST /v1/files are the SDK's file ids here.
-        return ASSET_SCHEME + fields.checked_str(reference["file_id"], "input_reference")
+        return asset_ref(fields.checked_str(reference["file_id"], "input_reference"))
     raise InvalidRequest("input_reference takes image_url or file_id.", param="input_reference")
 
 

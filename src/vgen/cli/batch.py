@@ -23,6 +23,7 @@ from rich.table import Table
 from vgen.cli.connection import ApiKeyOption, Connection, ServerOption, resolve
 from vgen.cli.output import console
 from vgen.client import APIError, AsyncClient, Task, TaskFailedError, VgenClientError
+from vgen.domain.catalog import DEFAULT_MODEL
 
 STATE_FILE = ".vgen-batch-state.json"
 _OPTION_KEYS = ("resolution", "aspect_ratio", "duration", "negative_prompt", "seed")
@@ -137,7 +138,7 @@ async def _create(client: AsyncClient, job: Job, state: JobState) -> Task:
     options = {k: spec[k] for k in _OPTION_KEYS if spec.get(k) is not None}
     return await client.create(
         job.prompt,
-        model=spec.get("model", "veo_3_1_fast"),
+        model=spec.get("model", DEFAULT_MODEL),
         first_image=spec.get("first_image"),
         last_image=spec.get("last_image"),
         references=spec.get("references") or spec.get("input_reference") or [],

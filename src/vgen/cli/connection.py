@@ -8,8 +8,7 @@ from typing import Annotated
 
 import typer
 
-from vgen.client import Client
-from vgen.client._base import DEFAULT_BASE_URL
+from vgen.client import DEFAULT_BASE_URL, Client
 from vgen.config import Settings
 
 ServerOption = Annotated[

@@ -22,9 +22,9 @@ from vgen.cli.output import console, reported_errors, stdout
 from vgen.cli.server import DataDirOption
 from vgen.config import Settings
 from vgen.domain.errors import VgenError
-from vgen.domain.tasks import KeyLimits
+from vgen.domain.keys import KeyLimits
+from vgen.service.key_body import created_key_body, key_body
 from vgen.service.keys import CreatedKey, KeyRequest, KeyService
-from vgen.wire.keys import created_key_body, key_body
 
 app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]

@@ -13,6 +13,7 @@ from rich.table import Column, Table
 from vgen.cli.connection import ApiKeyOption, ServerOption, resolve
 from vgen.cli.output import console, progress_updater, reported_errors, stdout, task_progress
 from vgen.client import NotFoundError, Task
+from vgen.domain.catalog import DEFAULT_MODEL
 
 OutputOption = Annotated[Path, typer.Option("--output", "-o", help="Where to write the MP4.")]
 
@@ -20,7 +21,7 @@ OutputOption = Annotated[Path, typer.Option("--output", "-o", help="Where to wri
 def generate(
     prompt: Annotated[str, typer.Argument(help="What the video shows.")],
     output: OutputOption,
-    model: Annotated[str, typer.Option(help="Model name.")] = "veo_3_1_fast",
+    model: Annotated[str, typer.Option(help="Model name.")] = DEFAULT_MODEL,
     resolution: Annotated[str | None, typer.Option(help="720p, 1080p or 4K.")] = None,
     aspect_ratio: Annotated[str | None, typer.Option(help="16:9 or 9:16.")] = None,
     first: Annotated[str | None, typer.Option("--first", help="First frame: file or URL.")] = None,

@@ -9,6 +9,7 @@ Works against any server of the Veo task dialect, resellers included.
 """
 
 from vgen.client._async import AsyncClient
+from vgen.client._base import DEFAULT_BASE_URL
 from vgen.client._errors import (
     APIConnectionError,
     APIError,
@@ -33,6 +34,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "Client",
+    "DEFAULT_BASE_URL",
     "DownloadError",
     "NotFoundError",
     "PermissionDeniedError",

@@ -27,6 +27,7 @@ from vgen.client._errors import (
     WaitTimeoutError,
 )
 from vgen.client._models import Task, TaskPage, UploadedFile
+from vgen.domain.catalog import DEFAULT_MODEL
 
 ProgressCallback = Callable[[Task], None | Awaitable[None]]
 
@@ -111,7 +112,7 @@ class AsyncClient:
         self,
         prompt: str,
         *,
-        model: str = _base.DEFAULT_MODEL,
+        model: str = DEFAULT_MODEL,
         first_image: _base.ImageInput | None = None,
         last_image: _base.ImageInput | None = None,
         references: Sequence[_base.ImageInput] = (),

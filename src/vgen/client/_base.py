@@ -26,7 +26,6 @@ from vgen.client._models import Task, TaskPage, UploadedFile
 from vgen.wire.veo_task import MalformedResponse, RemoteStatus, read_error, read_task, unwrap
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
-DEFAULT_MODEL = "veo_3_1_fast"
 DEFAULT_POLL_S = 2.0
 MAX_POLL_S = 30.0
 MAX_BACKOFF_S = 30.0

@@ -86,6 +86,9 @@ VEO_MODELS: tuple[ModelSpec, ...] = (
         min_seconds=60,
     ),
 )
+VEO_MODEL_NAMES = tuple(spec.name for spec in VEO_MODELS)
+DEFAULT_MODEL = "veo_3_1_fast"
+"""The model of a create request that names none (OpenAI dialect, SDK, CLI)."""
 
 
 @dataclass(frozen=True)

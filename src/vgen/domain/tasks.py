@@ -1,4 +1,5 @@
-"""`Task`: a snapshot of one task row, the single source of truth for a video's life."""
+"""`Task` and `TaskStatus`: snapshots of one task row, the single source of truth for a video's
+life (`TaskStatus` is the slimmer one the status read path loads)."""
 
 from __future__ import annotations
 
@@ -58,41 +59,3 @@ class TaskStatus:
     @property
     def is_terminal(self) -> bool:
         return self.state.is_terminal
-
-
-@dataclass(frozen=True)
-class StoredFile:
-    """An uploaded (or fetched) input image, owned by one tenant."""
-
-    id: str
-    tenant_id: str
-    mime_type: str
-    size_bytes: int
-    width: int
-    height: int
-    storage_key: str
-    created_at: float
-
-
-@dataclass(frozen=True)
-class KeyLimits:
-    """What a key may do; None means unlimited."""
-
-    rate_per_minute: int | None = None
-    max_inflight: int | None = None
-    daily_seconds: float | None = None
-
-
-UNLIMITED = KeyLimits()
-
-
-@dataclass(frozen=True)
-class ApiKey:
-    id: str
-    tenant_id: str
-    name: str
-    is_admin: bool
-    created_at: float
-    revoked_at: float | None = None
-    limits: KeyLimits = UNLIMITED
-    webhook_url: str | None = None

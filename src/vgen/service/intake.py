@@ -12,14 +12,13 @@ import anyio.to_thread
 import httpx
 
 from vgen.domain.errors import InvalidRequest
+from vgen.domain.files import ASSET_SCHEME, StoredFile, asset_file_id, asset_ref
 from vgen.domain.ids import IdFactory, is_file_id
-from vgen.domain.tasks import StoredFile
 from vgen.media.data_url import decode_data_url
 from vgen.media.image_check import CheckedImage, ImageLimits, check_image
 from vgen.media.image_fetch import fetch_image
 from vgen.storage.base import ArchiveStorage
 from vgen.store.files import FileRepository
-from vgen.worker.inputs import ASSET_SCHEME
 
 
 class ImageIntake:
@@ -56,12 +55,12 @@ class ImageIntake:
     async def _resolve(self, tenant_id: str, field: str, ref: str) -> str:
         ref = ref.strip()
         if ref.startswith(ASSET_SCHEME):
-            file_id = ref.removeprefix(ASSET_SCHEME)
+            file_id = asset_file_id(ref)
             if not is_file_id(file_id) or await self._files.get(tenant_id, file_id) is None:
                 raise InvalidRequest(
                     f"{field}: no uploaded file '{file_id}'.", param=field, code="file_not_found"
                 )
-            return ASSET_SCHEME + file_id
+            return asset_ref(file_id)
         if ref.startswith("data:"):
             data = decode_data_url(ref, max_bytes=self._limits.max_bytes, param=field)
         elif ref.startswith(("http://", "https://")):
@@ -80,7 +79,7 @@ class ImageIntake:
                 code="invalid_image_reference",
             )
         stored = await self.store_upload(tenant_id, data, param=field)
-        return ASSET_SCHEME + stored.id
+        return asset_ref(stored.id)
 
     async def _archive(self, tenant_id: str, checked: CheckedImage) -> StoredFile:
         file_id = self._new_id()

@@ -18,7 +18,7 @@ from vgen.domain.ids import (
     new_tenant_id,
     new_webhook_secret,
 )
-from vgen.domain.tasks import UNLIMITED, ApiKey, KeyLimits
+from vgen.domain.keys import UNLIMITED, ApiKey, KeyLimits
 from vgen.store.keys import KeyRepository
 
 MAX_NAME_CHARS = 200

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from vgen.domain.errors import QuotaExceeded, RateLimited
-from vgen.domain.tasks import ApiKey
+from vgen.domain.keys import ApiKey
 from vgen.store.usage import UsageRepository
 
 DAY_S = 86_400

@@ -15,7 +15,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
 from vgen.domain.errors import RateLimited
-from vgen.domain.tasks import ApiKey
+from vgen.domain.keys import ApiKey
 
 
 def storage_uri(redis_url: str | None) -> str:

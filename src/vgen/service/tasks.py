@@ -8,9 +8,10 @@ from collections.abc import Callable, Sequence
 from vgen.domain.catalog import ModelCatalog
 from vgen.domain.errors import InvalidRequest, NotFound, TaskFinished
 from vgen.domain.ids import IdFactory, is_task_id
+from vgen.domain.keys import ApiKey
 from vgen.domain.requests import VideoRequest, check_against_model
 from vgen.domain.routing import Routing
-from vgen.domain.tasks import ApiKey, Task, TaskStatus
+from vgen.domain.tasks import Task, TaskStatus
 from vgen.service.artifacts import TaskArtifacts
 from vgen.service.intake import ImageIntake
 from vgen.service.quotas import TaskQuotas

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from vgen.domain.tasks import StoredFile
+from vgen.domain.files import StoredFile
 from vgen.store.database import Database
 from vgen.store.tables import files
 

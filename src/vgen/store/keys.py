@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from vgen.domain.tasks import UNLIMITED, ApiKey, KeyLimits
+from vgen.domain.keys import UNLIMITED, ApiKey, KeyLimits
 from vgen.store.database import Database
 from vgen.store.tables import api_keys
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from vgen.domain.tasks import ApiKey, TaskStatus
+from vgen.domain.keys import ApiKey
+from vgen.domain.tasks import TaskStatus
 from vgen.store.database import Database
 from vgen.store.keys import KEY_COLUMNS, hash_secret, row_to_key
 from vgen.store.tables import api_keys, tasks

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from vgen.domain.errors import EngineError
+from vgen.domain.files import asset_file_id
 from vgen.domain.tasks import Task
 from vgen.storage.base import ArchiveStorage
 from vgen.store.files import FileRepository
-
-ASSET_SCHEME = "asset://"
 
 
 async def resolve_images(
@@ -22,7 +21,7 @@ async def resolve_images(
     """
     images: dict[str, Path] = {}
     for field, ref in task.request.image_refs().items():
-        file_id = ref.removeprefix(ASSET_SCHEME)
+        file_id = asset_file_id(ref)
         stored = await files.get(task.tenant_id, file_id)
         path = await storage.local_path(stored.storage_key) if stored else None
         if path is None:

@@ -19,6 +19,7 @@ import anyio.to_thread
 from vgen.config import Settings
 from vgen.domain.catalog import ModelCatalog
 from vgen.domain.errors import EngineError
+from vgen.domain.files import asset_file_id
 from vgen.domain.routing import Routing
 from vgen.domain.tasks import Task
 from vgen.engines.base import Engine, EngineJob
@@ -29,7 +30,7 @@ from vgen.metrics import TASK_UPSTREAM_CALLS, TASKS_FINISHED
 from vgen.storage.base import ArchiveStorage
 from vgen.storage.signing import UrlSigner
 from vgen.store.store import Store
-from vgen.worker.inputs import ASSET_SCHEME, resolve_images
+from vgen.worker.inputs import resolve_images
 from vgen.worker.outcome import Fail, Retry, decide
 
 log = logging.getLogger(__name__)
@@ -220,9 +221,7 @@ class Worker:
             return {}
         expires_at = int(self._clock() + self._settings.signed_url_ttl_seconds)
         return {
-            field: self._signer.mint_url(
-                f"inputs/{ref.removeprefix(ASSET_SCHEME)}", expires_at=expires_at
-            )
+            field: self._signer.mint_url(f"inputs/{asset_file_id(ref)}", expires_at=expires_at)
             for field, ref in task.request.image_refs().items()
         }
 

@@ -27,7 +27,7 @@ from vgen.domain.webhooks import EventType, WebhookEvent, WebhookTarget
 from vgen.media.address_policy import resolve_allowed
 from vgen.metrics import WEBHOOK_DELIVERIES
 from vgen.store.store import Store
-from vgen.wire.webhook_signature import InvalidSecret, secret_key, signed_headers
+from vgen.worker.webhook_signature import InvalidSecret, secret_key, signed_headers
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vgen.domain.tasks import ApiKey
+from vgen.domain.keys import ApiKey
 
 
 def key_body(key: ApiKey) -> dict[str, Any]:
