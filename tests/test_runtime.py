@@ -4,13 +4,16 @@ and an archive, and the worker process is wired without the API package."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 
 from tests.api.test_veo_lifecycle import poll_until_done
+from tests.conftest import wait_for
 from tests.support import LiveServer
 from tests.video import decode_mp4
 from vgen.config import Settings
@@ -64,3 +67,53 @@ def test_worker_process_completes_api_tasks_without_importing_the_api(
         video = httpx.get(done["video_url"], timeout=30)
         assert video.status_code == 200
         assert decode_mp4(video.content).frames > 0
+
+
+def test_sigterm_hands_a_running_task_back_at_once_and_exits_zero(
+    settings: Settings, make_server: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    server = make_server(settings.model_copy(update={"run_worker": False}))
+    # A lease far longer than the test: only a hand-back can make the task claimable again.
+    env = {**_worker_env(server.settings), "VGEN_LEASE_SECONDS": "3600"}
+    with server.client() as client:
+        created = client.post(
+            "/v1/veo/videos",
+            json={
+                "model": "veo_3_1_fast",
+                "prompt": "a slow pan over a harbour",
+                "resolution": "4K",
+            },
+        )
+        assert created.status_code == 200, created.text
+        task_id = created.json()["id"]
+
+        log = tmp_path / "worker.log"
+        with log.open("wb") as out:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "vgen", "worker"], env=env, stdout=out, stderr=out
+            )
+        try:
+            wait_for(
+                lambda: client.get(f"/v1/result/{task_id}").json()["progress"] > 0,
+                timeout_s=120,
+                message="the render to start",
+            )
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(timeout=60) == 0, log.read_text()
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+
+        handed_back = client.get(f"/v1/result/{task_id}").json()
+        assert handed_back["status"] == "processing", handed_back
+
+        drained = subprocess.run(
+            [sys.executable, "-m", "vgen", "worker", "--drain"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert drained.returncode == 0, drained.stdout + drained.stderr
+        assert client.get(f"/v1/result/{task_id}").json()["status"] == "completed"

@@ -98,13 +98,35 @@ def worker(
 
 
 async def _run_worker(settings: Settings, *, drain: bool) -> None:
+    import anyio
+
     from vgen.runtime import open_runtime
 
     async with open_runtime(settings) as runtime:
         if drain:
             await runtime.drain()
-        else:
+            return
+        async with anyio.create_task_group() as group:
+            group.start_soon(_stop_on_signal, group.cancel_scope)
             await runtime.run_jobs()
+
+
+async def _stop_on_signal(scope: Any) -> None:
+    """SIGTERM/SIGINT: stop claiming and cancel the running tasks, which hands each back at
+    once (still `processing`, claimable now by any worker) instead of holding its lease until
+    it lapses; the process then exits 0 (API.md §7)."""
+    import logging
+    import signal
+
+    import anyio
+
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for received in signals:
+            logging.getLogger("vgen.worker").info(
+                "%s received: handing back running tasks", signal.Signals(received).name
+            )
+            scope.cancel()
+            return
 
 
 def engines(
