@@ -63,6 +63,9 @@ class Runtime:
         """Run the worker and its chores (sweeper, webhook delivery, upstream cancels) until
         cancelled."""
         async with anyio.create_task_group() as group:
+            listener = self.store.runnable_listener(lambda _engine: self.worker.wake())
+            if listener is not None:  # tasks made claimable by other processes wake us now
+                group.start_soon(listener.run)
             group.start_soon(self.sweeper.run)
             group.start_soon(self.webhooks.run)
             group.start_soon(self.upstream_cancels.run)

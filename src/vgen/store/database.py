@@ -76,6 +76,10 @@ class Database:
             # opening and closing connections under load.
             self._async_engine = create_async_engine(self.url, pool_size=20, max_overflow=40)
 
+    def libpq_url(self) -> str:
+        """The URL as libpq (psycopg used directly) reads it: without SQLAlchemy's driver."""
+        return self.url.replace("postgresql+psycopg://", "postgresql://", 1)
+
     @property
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from vgen.store.database import Database, open_database
 from vgen.store.files import FileRepository
 from vgen.store.keys import KeyRepository
@@ -12,6 +14,7 @@ from vgen.store.retention import RetentionRepository
 from vgen.store.tasks import TaskRepository
 from vgen.store.upstream_cancels import UpstreamCancelRepository
 from vgen.store.usage import UsageRepository
+from vgen.store.wakeups import RunnableTaskListener
 
 
 class Store:
@@ -31,6 +34,12 @@ class Store:
     def open(cls, url: str) -> Store:
         """Connect and migrate to the newest schema."""
         return cls(open_database(url))
+
+    def runnable_listener(self, on_wake: Callable[[str], None]) -> RunnableTaskListener | None:
+        """Wake-ups from other processes when a task becomes claimable (PostgreSQL only)."""
+        if self.database.is_sqlite:
+            return None
+        return RunnableTaskListener(self.database.libpq_url(), on_wake=on_wake)
 
     async def close(self) -> None:
         await self.database.close()
