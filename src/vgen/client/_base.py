@@ -3,7 +3,6 @@ parsing, error mapping, the poll schedule and the download-resume bookkeeping.""
 
 from __future__ import annotations
 
-import email.utils
 import json
 import random
 import time
@@ -23,6 +22,7 @@ from vgen.client._errors import (
     ServerError,
 )
 from vgen.client._models import Task, TaskPage, UploadedFile
+from vgen.wire.retry_after import poll_after_s
 from vgen.wire.veo_task import MalformedResponse, RemoteStatus, read_error, read_task, unwrap
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
@@ -135,22 +135,7 @@ def parse_json(content: bytes) -> Any:
 
 def retry_after_s(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
     """The server's wait hint: `openai-poll-after-ms`, else `Retry-After` (seconds or a date)."""
-    poll_ms = headers.get("openai-poll-after-ms")
-    if poll_ms is not None:
-        try:
-            return max(0.0, float(poll_ms) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        if parsed is None:
-            return None
-        return max(0.0, parsed.timestamp() - (now if now is not None else time.time()))
+    return poll_after_s(headers, now=time.time() if now is None else now)
 
 
 _ERRORS_BY_STATUS: dict[int, type[APIError]] = {

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import httpx
 
 from vgen.domain.errors import UpstreamUnavailable
+from vgen.engines.upstream_http import translated
 
 
 async def request_upstream_cancel(
@@ -21,11 +22,10 @@ async def request_upstream_cancel(
 
     Raises:
         UpstreamUnavailable: a transient failure; asking again later may work.
+        UpstreamRejected: the URL can never work.
     """
-    try:
+    with translated("cancel"):
         response = await client.request(method, url, headers=headers)
-    except httpx.TransportError as exc:
-        raise UpstreamUnavailable(f"upstream cancel failed: {exc.__class__.__name__}") from exc
     status = response.status_code
     if status == 429 or status >= 500:
         raise UpstreamUnavailable(f"upstream cancel answered HTTP {status}")

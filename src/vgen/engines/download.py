@@ -10,6 +10,7 @@ import anyio
 import httpx
 
 from vgen.domain.errors import UpstreamUnavailable
+from vgen.engines.upstream_http import translated
 
 _MAX_RESUMES = 5
 
@@ -25,11 +26,20 @@ async def download_video(
 
     Raises:
         UpstreamUnavailable: the download failed (the caller polls again for a fresh URL).
+        UpstreamRejected: the URL can never work.
     """
+    # A broken connection is resumed below; what else httpx raises is translated at the edge.
+    with translated("video download"):
+        return await _write_resuming(client, url, target, headers=headers or {})
+
+
+async def _write_resuming(
+    client: httpx.AsyncClient, url: str, target: Path, *, headers: Mapping[str, str]
+) -> int:
     received, total = 0, None
     async with await anyio.open_file(target, "wb") as handle:
         for _ in range(_MAX_RESUMES + 1):
-            ranged = {**(headers or {}), **({"Range": f"bytes={received}-"} if received else {})}
+            ranged = {**headers, **({"Range": f"bytes={received}-"} if received else {})}
             try:
                 async with client.stream("GET", url, headers=ranged) as response:
                     if response.status_code >= 400:

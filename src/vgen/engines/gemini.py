@@ -7,9 +7,8 @@ only ever polled (the name is recorded before `advance` returns).
 from __future__ import annotations
 
 import base64
-import contextlib
 import mimetypes
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -23,6 +22,7 @@ from vgen.engines.base import EngineJob, JobReporter, PollLater, submit_once
 from vgen.engines.calls import timed_operation
 from vgen.engines.cancel import request_upstream_cancel
 from vgen.engines.download import download_video
+from vgen.engines.upstream_http import UpstreamRules, send_checked
 
 DEFAULT_GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
 DEFAULT_GEMINI_MODELS: Mapping[str, str] = MappingProxyType(
@@ -36,7 +36,7 @@ DEFAULT_GEMINI_MODELS: Mapping[str, str] = MappingProxyType(
 
 # Google spells 4K in lower case.
 _RESOLUTIONS = {Resolution.P720: "720p", Resolution.P1080: "1080p", Resolution.K4: "4k"}
-_TRANSIENT_STATUSES = {408, 425, 429}
+_RULES = UpstreamRules(label="Gemini")
 _MAGIC = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -125,24 +125,21 @@ class GeminiEngine:
     async def _submit(self, job: EngineJob) -> str:
         model = self.model_for(job.request.model)
         body = await self.submit_body(job)
-        with _translated("submit"):
-            response = await self._client.post(
-                f"{self._base}/v1beta/models/{model}:predictLongRunning",
-                json=body,
-                headers=self._auth,
-            )
-        answer = _checked(response, during="submit")
-        name = answer.get("name")
+        url = f"{self._base}/v1beta/models/{model}:predictLongRunning"
+        answer = await send_checked(
+            self._client, "POST", url, during="submit", rules=_RULES, json=body, headers=self._auth
+        )
+        name = answer.body.get("name")
         if not isinstance(name, str) or not name:
             raise UpstreamUnavailable("Gemini's answer to submit named no operation")
         return name
 
     async def _poll(self, operation_name: str) -> Mapping[str, Any]:
-        with _translated("poll"):
-            response = await self._client.get(
-                f"{self._base}/v1beta/{operation_name.lstrip('/')}", headers=self._auth
-            )
-        return _checked(response, during="poll")
+        url = f"{self._base}/v1beta/{operation_name.lstrip('/')}"
+        answer = await send_checked(
+            self._client, "GET", url, during="poll", rules=_RULES, headers=self._auth
+        )
+        return answer.body
 
     async def cancel_upstream(self, upstream_id: str) -> bool:
         """The long-running operation's `:cancel` method."""
@@ -212,46 +209,3 @@ def _mime_type(data: bytes, path: Path) -> str:
             return mime
     guessed, _ = mimetypes.guess_type(path.name)
     return guessed or "application/octet-stream"
-
-
-@contextlib.contextmanager
-def _translated(during: str) -> Iterator[None]:
-    try:
-        yield
-    except httpx.TransportError as exc:  # timeouts included
-        raise UpstreamUnavailable(f"Gemini {during} failed: {exc.__class__.__name__}") from exc
-
-
-def _checked(response: httpx.Response, *, during: str) -> Mapping[str, Any]:
-    """The JSON object of a successful answer. Rate limits, 5xx and unreadable answers are
-    transient (UpstreamUnavailable, with Retry-After); other 4xx carry Google's message."""
-    status = response.status_code
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if status < 400:
-        if isinstance(body, Mapping):
-            return body
-        raise UpstreamUnavailable(f"unreadable answer to Gemini {during} (HTTP {status})")
-    message = _field(body, "error", "message")
-    detail = f": {message}" if isinstance(message, str) and message else ""
-    if status in _TRANSIENT_STATUSES or status >= 500:
-        raise UpstreamUnavailable(
-            f"Gemini {during} answered HTTP {status}{detail}",
-            retry_after_s=_retry_after(response, body),
-        )
-    raise UpstreamRejected(detail[2:] or f"Gemini {during} answered HTTP {status}")
-
-
-def _retry_after(response: httpx.Response, body: Any) -> float | None:
-    """The Retry-After header, else the `retryDelay` ("30s") of Google's RetryInfo detail."""
-    with contextlib.suppress(ValueError):
-        return float(response.headers.get("retry-after", ""))
-    details = _field(body, "error", "details")
-    for detail in details if isinstance(details, list) else []:
-        delay = _field(detail, "retryDelay")
-        if isinstance(delay, str) and delay.endswith("s"):
-            with contextlib.suppress(ValueError):
-                return float(delay[:-1])
-    return None

@@ -7,10 +7,9 @@ only ever polled (the id is recorded before `advance` returns).
 
 from __future__ import annotations
 
-import contextlib
-import math
 import mimetypes
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +21,14 @@ from vgen.engines.base import EngineJob, JobReporter, PollLater, submit_once
 from vgen.engines.calls import timed_operation
 from vgen.engines.cancel import request_upstream_cancel
 from vgen.engines.download import download_video
+from vgen.engines.upstream_http import UpstreamRules, error_message, send_checked
+from vgen.wire.retry_after import poll_after_s
 
-# 401 is not here: on submit it means a wrong key (permanent), while polling it is treated as a
-# credentials blip of a job that was already accepted (see `_checked`).
-_TRANSIENT_STATUSES = {408, 409, 425, 429}
+# A 401 on submit means a wrong key (permanent); while polling, it is treated as a credentials
+# blip of a job that was already accepted.
+_RULES = UpstreamRules(
+    transient_statuses=frozenset({408, 409, 425, 429}), transient_when_polling=frozenset({401})
+)
 _PENDING = {"queued", "in_progress"}
 # The dialect offers one `input_reference`: the first frame wins, else the first reference.
 _IMAGE_FIELDS = ("first_image", "input_reference[0]")
@@ -65,7 +68,7 @@ class OpenAIVideosEngine:
             video, poll_after_s = await self._poll(job.upstream_id)
         status = video.get("status")
         if status == "failed":
-            raise UpstreamRejected(_message(video) or "the upstream reported the video failed")
+            raise UpstreamRejected(error_message(video) or "the upstream reported the video failed")
         if status in _PENDING:
             progress = video.get("progress")
             percent = (
@@ -109,24 +112,23 @@ class OpenAIVideosEngine:
         image = next((job.images[f] for f in _IMAGE_FIELDS if f in job.images), None)
         url = f"{self._base}/videos"
         if image is None:
-            with _translated("submit"):
-                response = await self._client.post(url, json=fields, headers=headers)
+            payload: dict[str, Any] = {"json": fields}
         else:
-            files = {"input_reference": await _file_part(image)}
-            with _translated("submit"):
-                response = await self._client.post(url, data=fields, files=files, headers=headers)
-        body = _checked(response, during="submit")
-        upstream_id = body.get("id")
+            payload = {"data": fields, "files": {"input_reference": await _file_part(image)}}
+        answer = await send_checked(
+            self._client, "POST", url, during="submit", rules=_RULES, headers=headers, **payload
+        )
+        upstream_id = answer.body.get("id")
         if not isinstance(upstream_id, str) or not upstream_id:
             raise UpstreamRejected("the upstream's answer to submit carried no video id")
         return upstream_id
 
     async def _poll(self, upstream_id: str) -> tuple[Mapping[str, Any], float | None]:
-        with _translated("poll"):
-            response = await self._client.get(
-                f"{self._base}/videos/{upstream_id}", headers=self._auth
-            )
-        return _checked(response, during="poll"), _poll_after(response)
+        url = f"{self._base}/videos/{upstream_id}"
+        answer = await send_checked(
+            self._client, "GET", url, during="poll", rules=_RULES, headers=self._auth
+        )
+        return answer.body, poll_after_s(answer.headers, now=time.time())
 
     async def _download(self, upstream_id: str, target: Path) -> None:
         url = f"{self._base}/videos/{upstream_id}/content"
@@ -152,63 +154,3 @@ async def _file_part(path: Path) -> tuple[str, bytes, str]:
     content = await anyio.Path(path).read_bytes()
     mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     return path.name, content, mime
-
-
-@contextlib.contextmanager
-def _translated(during: str) -> Iterator[None]:
-    try:
-        yield
-    except httpx.TransportError as exc:
-        raise UpstreamUnavailable(f"upstream {during} failed: {exc.__class__.__name__}") from exc
-
-
-def _checked(response: httpx.Response, *, during: str) -> Mapping[str, Any]:
-    """The JSON object of a successful answer; transient failures raise UpstreamUnavailable
-    (with the upstream's Retry-After), permanent ones UpstreamRejected with its message."""
-    status = response.status_code
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if status < 400:
-        if not isinstance(body, Mapping):
-            raise UpstreamUnavailable(f"upstream {during} answered unreadable JSON")
-        return body
-    transient = status in _TRANSIENT_STATUSES or status >= 500
-    if transient or (status == 401 and during == "poll"):
-        raise UpstreamUnavailable(
-            f"upstream {during} answered HTTP {status}", retry_after_s=_retry_after(response)
-        )
-    raise UpstreamRejected(_message(body) or f"upstream {during} answered HTTP {status}")
-
-
-def _message(body: Any) -> str | None:
-    """The OpenAI-style `error.message`, or what FastAPI-style servers put in `detail`."""
-    if not isinstance(body, Mapping):
-        return None
-    for candidate in (body.get("error"), body.get("detail"), body.get("message")):
-        if isinstance(candidate, Mapping):
-            candidate = candidate.get("message")
-        if isinstance(candidate, str) and candidate:
-            return candidate
-    return None
-
-
-def _poll_after(response: httpx.Response) -> float | None:
-    millis = _number(response.headers.get("openai-poll-after-ms"))
-    if millis is not None:
-        return millis / 1000
-    return _retry_after(response)
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    # Seconds only: the HTTP-date form is rare from API servers and would need a clock here.
-    return _number(response.headers.get("retry-after"))
-
-
-def _number(value: str | None) -> float | None:
-    try:
-        number = float(value or "")
-    except ValueError:
-        return None
-    return number if math.isfinite(number) and number >= 0 else None

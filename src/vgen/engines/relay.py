@@ -7,8 +7,7 @@ only ever polled (the id is recorded before `advance` returns).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -18,9 +17,10 @@ from vgen.engines.base import EngineJob, JobReporter, PollLater, submit_once
 from vgen.engines.calls import timed_operation
 from vgen.engines.cancel import request_upstream_cancel
 from vgen.engines.download import download_video
-from vgen.wire.veo_task import MalformedResponse, RemoteStatus, read_error, read_task, unwrap
+from vgen.engines.upstream_http import UpstreamRules, error_message, send_checked
+from vgen.wire.veo_task import MalformedResponse, RemoteStatus, RemoteTask, read_task
 
-_TRANSIENT_STATUSES = {401, 408, 409, 425, 429, 500, 502, 503, 504}
+_RULES = UpstreamRules(transient_statuses=frozenset({401, 408, 409, 425, 429}))
 
 
 class RelayEngine:
@@ -90,26 +90,34 @@ class RelayEngine:
         # The task id as Idempotency-Key: if the answer to an accepted submit is lost, an
         # upstream that honours the header (vgen does) hands back the same job, not a new one.
         headers = {**self._auth, "Idempotency-Key": job.task_id}
-        with _translated("submit"):
-            response = await self._client.post(
-                f"{self._base}/v1/veo/videos", json=self.submit_body(job), headers=headers
-            )
-        body = _checked(response, during="submit")
+        url = f"{self._base}/v1/veo/videos"
+        body = await self._call(
+            "POST", url, during="submit", json=self.submit_body(job), headers=headers
+        )
         try:
             return read_task(body, default_status=RemoteStatus.QUEUED).id
         except MalformedResponse as exc:
             raise UpstreamRejected(f"the upstream's answer to submit was unusable: {exc}") from exc
 
-    async def _poll(self, upstream_id: str) -> Any:
-        with _translated("poll"):
-            response = await self._client.get(
-                f"{self._base}/v1/result/{upstream_id}", headers=self._auth
-            )
-        body = _checked(response, during="poll")
+    async def _poll(self, upstream_id: str) -> RemoteTask:
+        url = f"{self._base}/v1/result/{upstream_id}"
+        body = await self._call("GET", url, during="poll", headers=self._auth)
         try:
             return read_task(body, expected_id=upstream_id)
         except MalformedResponse as exc:
             raise UpstreamUnavailable(f"unreadable poll answer: {exc}") from exc
+
+    async def _call(
+        self, method: str, url: str, *, during: str, **options: Any
+    ) -> Mapping[str, Any]:
+        answer = await send_checked(
+            self._client, method, url, during=during, rules=_RULES, **options
+        )
+        # Resellers wrap answers in `{"code", "msg", "data"}` and may refuse inside an HTTP 200.
+        code = answer.body.get("code")
+        if isinstance(code, int) and code not in (0, 200):
+            raise UpstreamRejected(error_message(answer.body) or f"upstream {during} error {code}")
+        return answer.body
 
     async def cancel_upstream(self, upstream_id: str) -> bool:
         """vgen's own cancel route; a reseller without it answers 404 (nothing more to do)."""
@@ -118,45 +126,3 @@ class RelayEngine:
 
     async def aclose(self) -> None:
         """The HTTP client is shared and closed by its owner."""
-
-
-@contextlib.contextmanager
-def _translated(during: str) -> Iterator[None]:
-    try:
-        yield
-    except httpx.TransportError as exc:
-        raise UpstreamUnavailable(f"upstream {during} failed: {exc.__class__.__name__}") from exc
-
-
-def _checked(response: httpx.Response, *, during: str) -> Any:
-    """The JSON body of a successful answer; transient failures raise UpstreamUnavailable
-    (with the upstream's Retry-After), permanent ones UpstreamRejected with its message."""
-    status = response.status_code
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if status < 400 and body is not None:
-        envelope_code = body.get("code") if isinstance(body, Mapping) else None
-        if isinstance(envelope_code, int) and envelope_code not in (0, 200):
-            raise UpstreamRejected(_message(body) or f"upstream {during} error {envelope_code}")
-        return body
-    if status < 400 or status in _TRANSIENT_STATUSES or status >= 500:
-        raise UpstreamUnavailable(
-            f"upstream {during} answered HTTP {status}", retry_after_s=_retry_after(response)
-        )
-    raise UpstreamRejected(_message(body) or f"upstream {during} answered HTTP {status}")
-
-
-def _message(body: Any) -> str | None:
-    if not isinstance(body, Mapping):
-        return None
-    return read_error(body) or read_error(unwrap(body))
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "")
-    try:
-        return float(value)
-    except ValueError:
-        return None
