@@ -1,51 +1,34 @@
 """Image fetch: download a client's http(s) image URL without letting it reach inside our network.
 
-Invariant: every hop connects only to an address `address_policy` approved for that hop (the
-connection is pinned to it, so DNS rebinding cannot swap it), and a fetch never reads more than
-`max_bytes` nor runs longer than `fetch_timeout_s` in all (API.md §5).
+Invariant: every hop connects only to an address `net.address_policy` approved for that hop
+(pinned to it by `net.pinning`, so DNS rebinding cannot swap it), and a fetch never reads more
+than `max_bytes` nor runs longer than `fetch_timeout_s` in all (API.md §5).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 import anyio
 import httpx
 
 from vgen.domain.errors import InvalidRequest, PayloadTooLarge
-from vgen.media.address_policy import resolve_allowed
 from vgen.media.image_check import ImageLimits
+from vgen.net.address_policy import AddressRefused, HostUnresolvable
+from vgen.net.pinning import URLRefused, outbound_url, pinned_stream
 
 _FORBIDDEN = "image_url_forbidden"
 _FAILED = "image_fetch_failed"
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-@dataclass(frozen=True)
-class _PinnedRequest:
-    """A GET aimed at a vetted IP while still naming the original host to the server."""
-
-    url: httpx.URL
-    headers: dict[str, str]
-    extensions: dict[str, str] = field(default_factory=dict)
+_ACCEPT = {"Accept": "image/*"}
 
 
 def _parse_url(raw: str, *, param: str) -> httpx.URL:
     try:
-        url = httpx.URL(raw)
-    except httpx.InvalidURL as exc:
-        raise InvalidRequest("image URL is not a valid URL", param=param, code=_FORBIDDEN) from exc
-    if url.scheme not in _DEFAULT_PORTS:
-        raise InvalidRequest("image URL must use http or https", param=param, code=_FORBIDDEN)
-    if not url.raw_host:
-        raise InvalidRequest("image URL has no host", param=param, code=_FORBIDDEN)
-    if url.userinfo:
-        # Credentials would be sent to whatever host the URL (or a redirect) names.
-        raise InvalidRequest("image URL may not contain credentials", param=param, code=_FORBIDDEN)
-    return url
+        return outbound_url(raw)
+    except URLRefused as exc:
+        raise InvalidRequest(f"image URL {exc.message}", param=param, code=_FORBIDDEN) from exc
 
 
 def _redirect_target(current: httpx.URL, location: str, *, param: str) -> httpx.URL:
@@ -58,26 +41,14 @@ def _redirect_target(current: httpx.URL, location: str, *, param: str) -> httpx.
     return _parse_url(str(joined), param=param)
 
 
-async def _pin(url: httpx.URL, *, allow_private: bool, param: str) -> _PinnedRequest:
-    host = url.raw_host.decode("ascii")
-    port = url.port or _DEFAULT_PORTS[url.scheme]
-    ip = await resolve_allowed(host, port, allow_private=allow_private, param=param)
-    headers = {
-        "Host": url.netloc.decode("ascii"),
-        "Accept": "image/*",
-        # A pooled connection is keyed by IP, so another host on the same IP could reuse a TLS
-        # session whose certificate was checked for this one. One request per connection.
-        "Connection": "close",
-    }
-    # TLS must still present and verify the real host name, not the IP we connect to.
-    extensions = {"sni_hostname": host} if url.scheme == "https" else {}
-    return _PinnedRequest(url.copy_with(host=ip, fragment=None), headers, extensions)
-
-
 @contextmanager
-def _translated_http_errors(*, param: str) -> Iterator[None]:
+def _translated_errors(*, param: str) -> Iterator[None]:
     try:
         yield
+    except AddressRefused as exc:
+        raise InvalidRequest(exc.message, param=param, code=_FORBIDDEN) from exc
+    except HostUnresolvable as exc:
+        raise InvalidRequest(exc.message, param=param, code=_FAILED) from exc
     except httpx.TimeoutException as exc:
         raise InvalidRequest("image URL timed out", param=param, code=_FAILED) from exc
     except httpx.ConnectError as exc:
@@ -113,14 +84,10 @@ async def _fetch_following_redirects(
 ) -> bytes:
     current = _parse_url(url, param=param)
     for _ in range(limits.max_redirects + 1):
-        pinned = await _pin(current, allow_private=allow_private, param=param)
-        with _translated_http_errors(param=param):
-            async with client.stream(
-                "GET",
-                pinned.url,
-                headers=pinned.headers,
-                extensions=pinned.extensions,
-                follow_redirects=False,  # each hop must pass the address policy again
+        # Each hop is pinned anew: it must pass the address policy again.
+        with _translated_errors(param=param):
+            async with pinned_stream(
+                client, "GET", current, allow_private=allow_private, headers=_ACCEPT
             ) as response:
                 location = response.headers.get("location")
                 if response.status_code not in _REDIRECT_STATUSES or location is None:

@@ -13,7 +13,6 @@ import random
 import secrets
 import socket
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -21,11 +20,11 @@ import httpx
 import orjson
 
 from vgen import __version__
-from vgen.domain.errors import InvalidRequest
 from vgen.domain.tasks import Task
 from vgen.domain.webhooks import EventType, WebhookEvent, WebhookTarget
-from vgen.media.address_policy import resolve_allowed
 from vgen.metrics import WEBHOOK_DELIVERIES
+from vgen.net.address_policy import AddressError
+from vgen.net.pinning import URLRefused, outbound_url, pinned_stream
 from vgen.store.store import Store
 from vgen.worker.webhook_signature import InvalidSecret, secret_key, signed_headers
 
@@ -39,7 +38,6 @@ fresh `video_url`)."""
 RETRY_WINDOW_S = 24 * 3600.0
 FIRST_RETRY_S = 5.0
 MAX_RETRY_S = 3600.0
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def retry_delay_s(attempts: int, *, jitter: float) -> float:
@@ -52,42 +50,6 @@ def retry_delay_s(attempts: int, *, jitter: float) -> float:
 
 class AttemptFailed(Exception):
     """One delivery attempt did not get a 2xx; the message says why (stored as `last_error`)."""
-
-
-@dataclass(frozen=True)
-class _PinnedRequest:
-    url: httpx.URL
-    headers: dict[str, str]
-    extensions: dict[str, str]
-
-
-async def _pin(raw: str, *, allow_private: bool) -> _PinnedRequest:
-    """Aim a request at the address the policy approved for the URL's host (as `image_fetch`
-    does), still naming the real host in `Host` and in TLS."""
-    try:
-        url = httpx.URL(raw)
-    except httpx.InvalidURL as exc:
-        raise AttemptFailed("the webhook URL is not a valid URL") from exc
-    if url.scheme not in _DEFAULT_PORTS or not url.raw_host or url.userinfo:
-        raise AttemptFailed("the webhook URL must be http(s) with a host and no credentials")
-    host = url.raw_host.decode("ascii")
-    try:
-        ip = await resolve_allowed(
-            host,
-            url.port or _DEFAULT_PORTS[url.scheme],
-            allow_private=allow_private,
-            param="callback_url",
-        )
-    except InvalidRequest as exc:
-        raise AttemptFailed(f"target refused: {exc.message}") from exc
-    headers = {
-        "host": url.netloc.decode("ascii"),
-        # Connections are pooled by IP: one host must not reuse another's TLS session.
-        "connection": "close",
-        "user-agent": f"vgen-webhooks/{__version__}",
-    }
-    extensions = {"sni_hostname": host} if url.scheme == "https" else {}
-    return _PinnedRequest(url.copy_with(host=ip, fragment=None), headers, extensions)
 
 
 def webhook_http_client() -> httpx.AsyncClient:
@@ -233,17 +195,22 @@ class WebhookDeliverer:
     async def _post(self, url: str, *, body: bytes, headers: dict[str, str]) -> None:
         """One POST; returns on a 2xx and raises AttemptFailed on anything else."""
         try:
+            target = outbound_url(url)
+        except URLRefused as exc:
+            raise AttemptFailed(f"the webhook URL {exc.message}") from exc
+        try:
             with anyio.fail_after(self._attempt_timeout_s):
-                pinned = await _pin(url, allow_private=self._allow_private)
-                async with self._client.stream(
+                async with pinned_stream(
+                    self._client,
                     "POST",
-                    pinned.url,
+                    target,
+                    allow_private=self._allow_private,
+                    headers={**headers, "User-Agent": f"vgen-webhooks/{__version__}"},
                     content=body,
-                    headers={**headers, **pinned.headers},
-                    extensions=pinned.extensions,
-                    follow_redirects=False,
                 ) as response:
                     status = response.status_code  # the body is never read
+        except AddressError as exc:
+            raise AttemptFailed(f"target refused: {exc.message}") from exc
         except TimeoutError as exc:
             raise AttemptFailed(f"no answer within {self._attempt_timeout_s:g} s") from exc
         except httpx.ConnectError as exc:

@@ -11,12 +11,24 @@ import socket
 
 import anyio
 
-from vgen.domain.errors import InvalidRequest
-
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-_FORBIDDEN_CODE = "image_url_forbidden"
-_FAILED_CODE = "image_fetch_failed"
+
+class AddressError(Exception):
+    """A host the server may not, or cannot, connect to; each caller maps it to its own error."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class AddressRefused(AddressError):
+    """The host resolves to at least one address the policy refuses."""
+
+
+class HostUnresolvable(AddressError):
+    """The host name has no address (DNS failed or answered nothing)."""
+
 
 _NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")
 
@@ -78,7 +90,7 @@ def _is_allowed(ip: IPAddress, *, allow_private: bool) -> bool:
     return allow_private and _is_private_range(ip)
 
 
-async def _resolve(host: str, port: int, *, param: str) -> list[IPAddress]:
+async def _resolve(host: str, port: int) -> list[IPAddress]:
     try:
         return [ipaddress.ip_address(host)]
     except ValueError:
@@ -86,37 +98,33 @@ async def _resolve(host: str, port: int, *, param: str) -> list[IPAddress]:
     try:
         infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
-        raise InvalidRequest(
-            f"could not resolve the host {host!r}", param=param, code=_FAILED_CODE
-        ) from exc
+        raise HostUnresolvable(f"could not resolve the host {host!r}") from exc
     addresses: list[IPAddress] = []
     for *_, sockaddr in infos:
         ip = ipaddress.ip_address(sockaddr[0])
         if ip not in addresses:
             addresses.append(ip)
     if not addresses:
-        raise InvalidRequest(f"the host {host!r} has no addresses", param=param, code=_FAILED_CODE)
+        raise HostUnresolvable(f"the host {host!r} has no addresses")
     return addresses
 
 
-async def resolve_allowed(host: str, port: int, *, allow_private: bool, param: str) -> str:
+async def resolve_allowed(host: str, port: int, *, allow_private: bool) -> str:
     """Resolve `host` and return one address the caller may connect to.
 
     The caller must connect to exactly this address (not re-resolve the name), or a DNS answer
     that changes between check and connect would slip past the policy.
 
     Raises:
-        InvalidRequest: code `image_url_forbidden` if any address is refused, or
-            `image_fetch_failed` if the name does not resolve.
+        AddressRefused: any address the name resolves to is refused.
+        HostUnresolvable: the name does not resolve.
     """
-    addresses = await _resolve(host, port, param=param)
+    addresses = await _resolve(host, port)
     if not all(_is_allowed(ip, allow_private=allow_private) for ip in addresses):
         # The message names no address: echoing internal DNS answers would help map a network.
-        raise InvalidRequest(
+        raise AddressRefused(
             f"the host {host!r} resolves to an address that may not be fetched "
-            "(loopback, private, link-local, multicast or reserved)",
-            param=param,
-            code=_FORBIDDEN_CODE,
+            "(loopback, private, link-local, multicast or reserved)"
         )
     # Prefer IPv4: we pin a single address and so cannot fall back between families the way a
     # Happy Eyeballs client would, and IPv4 is the family more often actually reachable.

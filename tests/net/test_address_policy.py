@@ -4,10 +4,13 @@ import ipaddress
 
 import pytest
 
-from vgen.domain.errors import InvalidRequest
-from vgen.media.address_policy import is_forbidden_address, resolve_allowed
-
-PARAM = "callback_url"
+from vgen.net.address_policy import (
+    AddressError,
+    AddressRefused,
+    HostUnresolvable,
+    is_forbidden_address,
+    resolve_allowed,
+)
 
 FORBIDDEN = [
     "127.0.0.1",
@@ -62,11 +65,9 @@ def test_public_addresses_are_allowed(address: str) -> None:
     assert is_forbidden_address(ipaddress.ip_address(address)) is False
 
 
-async def _refusal(host: str, *, allow_private: bool) -> InvalidRequest:
-    with pytest.raises(InvalidRequest) as info:
-        await resolve_allowed(host, 80, allow_private=allow_private, param=PARAM)
-    assert type(info.value) is InvalidRequest
-    assert info.value.param == PARAM
+async def _refusal(host: str, *, allow_private: bool) -> AddressError:
+    with pytest.raises(AddressError) as info:
+        await resolve_allowed(host, 80, allow_private=allow_private)
     return info.value
 
 
@@ -77,7 +78,7 @@ async def _refusal(host: str, *, allow_private: bool) -> InvalidRequest:
 async def test_private_hosts_are_refused_by_default(host: str) -> None:
     error = await _refusal(host, allow_private=False)
 
-    assert error.code == "image_url_forbidden"
+    assert type(error) is AddressRefused
 
 
 @pytest.mark.anyio
@@ -99,7 +100,7 @@ async def test_refusal_message_does_not_reveal_the_resolved_address() -> None:
     ],
 )
 async def test_allow_private_admits_private_ranges(host: str, expected: str) -> None:
-    assert await resolve_allowed(host, 80, allow_private=True, param=PARAM) == expected
+    assert await resolve_allowed(host, 80, allow_private=True) == expected
 
 
 @pytest.mark.anyio
@@ -109,16 +110,16 @@ async def test_allow_private_admits_private_ranges(host: str, expected: str) -> 
 async def test_allow_private_still_refuses_link_local_multicast_and_reserved(host: str) -> None:
     error = await _refusal(host, allow_private=True)
 
-    assert error.code == "image_url_forbidden"
+    assert type(error) is AddressRefused
 
 
 @pytest.mark.anyio
 async def test_public_literal_is_returned_without_a_lookup() -> None:
-    assert await resolve_allowed("8.8.8.8", 443, allow_private=False, param=PARAM) == "8.8.8.8"
+    assert await resolve_allowed("8.8.8.8", 443, allow_private=False) == "8.8.8.8"
 
 
 @pytest.mark.anyio
 async def test_unresolvable_host_is_a_fetch_failure() -> None:
     error = await _refusal("no-such-host.invalid", allow_private=True)
 
-    assert error.code == "image_fetch_failed"
+    assert type(error) is HostUnresolvable
