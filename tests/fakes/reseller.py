@@ -1,7 +1,7 @@
 """A fake reseller speaking the Veo task dialect with the quirks of ENGINES.md §2: the
 `{"code","msg","data"}` envelope, `taskId`, upper-case and synonym statuses, `result_url`,
-errors in `msg`. Knobs: answer 429 (with Retry-After) or 503 for the next N requests; serve a
-video with a connection cut after N bytes; expire video URLs."""
+errors in `msg`. Knobs: answer 429 (with Retry-After), 503 or garbage JSON for the next N
+requests; serve a video with a connection cut after N bytes; expire video URLs."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ class ResellerFake:
     rate_limited: int = 0
     retry_after_s: str = "3"
     unavailable: int = 0
+    garbage: int = 0
     cut_after_bytes: int | None = None
     cuts_left: int = 0
     expired_urls: set[str] = field(default_factory=set)
@@ -77,6 +78,9 @@ class ResellerFake:
         if self.unavailable > 0:
             self.unavailable -= 1
             return Response("upstream busy", status_code=503)
+        if self.garbage > 0:
+            self.garbage -= 1
+            return Response("{not json", status_code=200, media_type="application/json")
         return None
 
     async def _create(self, request: Request) -> Response:

@@ -401,6 +401,32 @@ async def test_loopback_target_is_refused_unless_private_urls_are_allowed(
 
 
 @pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        (
+            "http://169.254.169.254/hook",
+            "target refused: the host '169.254.169.254' resolves to an",
+        ),
+        ("http://user:secret@127.0.0.1/hook", "the webhook URL may not contain credentials"),
+        ("ftp://127.0.0.1/hook", "the webhook URL must use http or https"),
+    ],
+    ids=["link-local", "credentials", "scheme"],
+)
+async def test_refused_target_is_a_webhook_failure_not_an_image_error(
+    rig: Rig, url: str, error: str
+) -> None:
+    key_id = await rig.add_key(webhook_url=url)
+    _, event_id = await rig.add_event(key_id)
+
+    assert await rig.deliverer(allow_private=True).deliver_due() == 1
+
+    event = await rig.event(event_id)
+    assert (event.state, event.attempts) == (DeliveryState.PENDING, 1)
+    assert event.last_error is not None and event.last_error.startswith(error)
+    assert "image" not in event.last_error
+
+
+@pytest.mark.parametrize(
     ("knobs", "options", "error"),
     [
         ({"status": 307}, {}, "answered HTTP 307 (redirects are not followed)"),
