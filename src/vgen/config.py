@@ -49,7 +49,9 @@ class Settings(BaseSettings):
 
     config: Path | None = Field(default=None, description="vgen.toml: engines, routes, models")
     gemini_api_key: str | None = Field(default=None, description="Route Veo models to Gemini")
-    gemini_base_url: str = "https://generativelanguage.googleapis.com"
+    gemini_base_url: str | None = Field(
+        default=None, description="Gemini API base URL (default: Google's; for tests and proxies)"
+    )
     relay_base_url: str | None = Field(
         default=None, description="A Veo-task-dialect server (reseller, other vgen) for Veo models"
     )

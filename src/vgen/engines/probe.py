@@ -5,8 +5,7 @@ from __future__ import annotations
 import httpx
 
 from vgen.config import TargetConfig
-
-_GOOGLE = "https://generativelanguage.googleapis.com"
+from vgen.engines.gemini import DEFAULT_GEMINI_BASE_URL
 
 
 async def probe_target(target: TargetConfig, client: httpx.AsyncClient) -> str:
@@ -15,7 +14,7 @@ async def probe_target(target: TargetConfig, client: httpx.AsyncClient) -> str:
         return "ok"
     key = target.resolved_api_key()
     if target.type == "gemini":
-        base = (target.base_url or _GOOGLE).rstrip("/")
+        base = (target.base_url or DEFAULT_GEMINI_BASE_URL).rstrip("/")
         request = client.build_request(
             "GET",
             f"{base}/v1beta/models",
