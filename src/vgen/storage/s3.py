@@ -44,11 +44,9 @@ _MIB = 1024 * 1024
 
 
 def default_transfer_config() -> TransferConfig:
-    """Multipart above 16 MiB in 16 MiB parts, 8 parts in flight (the boto3 defaults are 8 MiB
-    and 10; bigger parts mean fewer requests for videos of tens to hundreds of MB)."""
-    return TransferConfig(
-        multipart_threshold=16 * _MIB, multipart_chunksize=16 * _MIB, max_concurrency=8
-    )
+    """boto3's defaults, which the AWS CLI uses too: multipart above 8 MiB, 8 MiB parts, 10 in
+    flight (up to 80 GB in S3's 10,000 parts; bigger parts measured no faster here)."""
+    return TransferConfig(multipart_threshold=8 * _MIB, multipart_chunksize=8 * _MIB)
 
 
 class S3Storage:
