@@ -33,6 +33,19 @@ class Settings(BaseSettings):
     )
     run_worker: bool = True
 
+    # The archive (storage/factory.py). S3 credentials come from the standard AWS chain only.
+    storage_url: str | None = Field(
+        default=None,
+        description="file:///abs/path or s3://bucket[/prefix]; default: <data_dir>/archive",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint (MinIO, R2, GCS); default: AWS"
+    )
+    s3_region: str | None = Field(default=None, description="Default: the AWS chain's region")
+    s3_presigned_urls: bool = Field(
+        default=False, description="video_url is a presigned bucket URL, not a vgen-signed one"
+    )
+
     # Client side (the `vgen generate|status|list|download|cancel|batch` commands).
     base_url: str | None = Field(default=None, description="Server the client commands use")
     api_key: str | None = Field(default=None, description="API key the client commands use")

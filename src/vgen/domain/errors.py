@@ -14,6 +14,7 @@ VgenError
 │   └── QuotaExceeded       (a key over its daily video-seconds)
 ├── ServiceUnavailable      (no engine can take the model now; carries `retry_after_s`)
 ├── StoreError              (the database failed; never a client's fault)
+├── StorageUnavailable      (transient: the archive (bucket or disk) refused or failed; no path)
 └── EngineError             (an engine could not produce the video)
     ├── UpstreamUnavailable (transient: retry, honouring `retry_after_s`)
     └── UpstreamRejected    (permanent: fail the task with the message)
@@ -90,6 +91,13 @@ class ServiceUnavailable(VgenError):
 
 class StoreError(VgenError):
     pass
+
+
+class StorageUnavailable(VgenError):
+    """The archive could not be read or written (bucket down, write refused, disk full).
+
+    Transient: the work is retried. The message names the operation and the reason, never a
+    server path, bucket endpoint or key, so it is safe to show."""
 
 
 class EngineError(VgenError):
