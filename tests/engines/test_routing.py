@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -152,7 +151,12 @@ def test_jobs_beyond_a_targets_limit_wait_queued(
     )
     first, second = create(server, prompt="one"), create(server, prompt="two")
     wait_for(lambda: len(primary.creates) == 1, timeout_s=30, message="the first submit")
-    time.sleep(1.0)  # several worker passes: the second job must not start meanwhile
+    # Several worker passes (each poll of the first job is one): the second must not start.
+    wait_for(
+        lambda: sum(job.polls for job in primary.jobs.values()) >= 4,
+        timeout_s=30,
+        message="four polls of the first job",
+    )
     with server.client() as client:
         assert client.get(f"/v1/result/{second}").json()["status"] == "queued"
         assert len(primary.creates) == 1

@@ -4,7 +4,6 @@ upstream to stop it (best effort: a few tries on transient errors, then it gives
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 
 from tests.conftest import wait_for
 from tests.fakes.openai_videos import OpenAIVideosFake
-from tests.fakes.reseller import ResellerFake
+from tests.fakes.reseller import FakeJob, ResellerFake
 from tests.support import HandClock, LiveServer, ThreadedUvicorn
 from vgen.config import Settings
 from vgen.domain.ids import new_task_id
@@ -50,20 +49,34 @@ def test_cancel_stops_polling_and_asks_the_upstream_to_stop(
         task_id = client.post(
             "/v1/veo/videos", json={"model": "veo_3_1_fast", "prompt": "never mind"}
         ).json()["id"]
-        job = wait_for(
-            lambda: next((j for j in slow_reseller.jobs.values() if j.polls >= 2), None),
-            timeout_s=30,
-            message="the upstream job being polled",
-        )
+        # A sibling task on the same upstream, left running: its polls show time passing.
+        client.post("/v1/veo/videos", json={"model": "veo_3_1_fast", "prompt": "keep going"})
+        job = polled_job(slow_reseller, "never mind")
+        sibling = polled_job(slow_reseller, "keep going")
         assert client.post(f"/v1/veo/videos/{task_id}/cancel").status_code == 200
         wait_for(lambda: slow_reseller.cancels, timeout_s=30, message="the upstream cancel")
-        assert slow_reseller.cancels == [job.id]  # type: ignore[attr-defined]
-        polls_after_cancel = job.polls  # type: ignore[attr-defined]
-        time.sleep(1)  # ten poll intervals
-        assert job.polls <= polls_after_cancel + 1, "vgen kept polling a cancelled job"  # type: ignore[attr-defined]
+        assert slow_reseller.cancels == [job.id]
+        polls_after_cancel, sibling_polls = job.polls, sibling.polls
+        wait_for(
+            lambda: sibling.polls >= sibling_polls + 10,
+            timeout_s=30,
+            message="ten more poll intervals of the sibling job",
+        )
+        assert job.polls <= polls_after_cancel + 1, "vgen kept polling a cancelled job"
         shown = client.get(f"/v1/result/{task_id}").json()
         assert (shown["status"], shown["error"]) == ("failed", "cancelled")
-    assert len(slow_reseller.creates) == 1
+    assert [c["prompt"] for c in slow_reseller.creates].count("never mind") == 1
+
+
+def polled_job(fake: ResellerFake, prompt: str) -> FakeJob:
+    """The upstream job of `prompt`, once vgen has polled it twice."""
+    found = wait_for(
+        lambda: next((j for j in fake.jobs.values() if j.prompt == prompt and j.polls >= 2), None),
+        timeout_s=30,
+        message=f"the upstream job of {prompt!r} being polled",
+    )
+    assert isinstance(found, FakeJob)
+    return found
 
 
 def test_upstream_cancel_gives_up_after_a_few_transient_failures(

@@ -59,7 +59,9 @@ def test_cancel_a_queued_task_at_once(
     assert events_of(server, task_id) == ["video.cancelled"]
 
 
-def test_cancel_a_processing_render_stops_it(server: LiveServer) -> None:
+def test_cancel_a_processing_render_stops_it(
+    server: LiveServer, caplog: pytest.LogCaptureFixture
+) -> None:
     with server.client() as client:
         task_id = client.post(
             "/v1/veo/videos",
@@ -70,7 +72,15 @@ def test_cancel_a_processing_render_stops_it(server: LiveServer) -> None:
             timeout_s=30,
         )
         assert client.post(f"/v1/veo/videos/{task_id}/cancel").status_code == 200
-        time.sleep(3)  # long enough for the render to have finished had it not been stopped
+        # The worker's next write misses and it drops the render: nothing is archived after.
+        wait_for(
+            lambda: any(
+                r.getMessage().startswith("lease lost") and getattr(r, "task_id", None) == task_id
+                for r in caplog.records
+            ),
+            timeout_s=30,
+            message="the worker to drop the cancelled render",
+        )
         shown = client.get(f"/v1/result/{task_id}").json()
         assert (shown["status"], shown["error"]) == ("failed", "cancelled")
     archive = server.settings.data_dir / "archive" / "videos" / task_id

@@ -3,13 +3,13 @@ and a lease lost mid-render."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.support import HandClock
 from vgen.config import Settings
 from vgen.domain.ids import new_task_id
 from vgen.domain.requests import VideoRequest
@@ -31,6 +31,7 @@ class Rig:
     storage: LocalDiskStorage
     engine: LocalEngine
     settings: Settings
+    clock: HandClock
 
     def worker(self, **overrides: object) -> Worker:
         settings = self.settings.model_copy(update=overrides)
@@ -39,12 +40,12 @@ class Rig:
             engines={"local": self.engine},
             storage=self.storage,
             settings=settings,
-            clock=time.time,
+            clock=self.clock,
         )
 
     async def add(self, *, deadline_s: float = 600, **request: object) -> str:
         task_id = new_task_id()
-        now = time.time()
+        now = self.clock.now
         await self.store.tasks.create(
             NewTask(
                 id=task_id,
@@ -63,7 +64,7 @@ async def rig(tmp_path: Path, database_url: str) -> AsyncIterator[Rig]:
     store = Store.open(database_url)
     engine = LocalEngine(processes=1)
     settings = Settings(data_dir=tmp_path, database_url=database_url, worker_concurrency=1)
-    yield Rig(store, LocalDiskStorage(tmp_path / "archive"), engine, settings)
+    yield Rig(store, LocalDiskStorage(tmp_path / "archive"), engine, settings, HandClock())
     await engine.aclose()
     await store.close()
 
@@ -112,10 +113,10 @@ async def test_task_past_its_deadline_mid_render_fails_clearly(rig: Rig) -> None
 
 async def test_queued_task_past_deadline_is_failed_by_the_sweep(rig: Rig) -> None:
     task_id = await rig.add(deadline_s=0.01)
-    time.sleep(0.02)
-    failed, _ = await Sweeper(
-        store=rig.store, storage=rig.storage, clock=time.time, interval_s=60
-    ).sweep_once()
+    sweeper = Sweeper(store=rig.store, storage=rig.storage, clock=rig.clock, interval_s=60)
+    assert await sweeper.sweep_once() == ([], 0)
+    rig.clock.now += 0.02
+    failed, _ = await sweeper.sweep_once()
     assert failed == [task_id]
     task = await rig.store.tasks.get("t", task_id)
     assert task is not None and task.state is TaskState.FAILED and "deadline" in str(task.error)
@@ -124,10 +125,11 @@ async def test_queued_task_past_deadline_is_failed_by_the_sweep(rig: Rig) -> Non
 async def test_worker_that_loses_its_lease_writes_nothing(rig: Rig) -> None:
     task_id = await rig.add()
     worker = rig.worker()
-    claimed = await rig.store.queue.claim_next(worker.owner_id, now=time.time(), lease_s=30)
+    claimed = await rig.store.queue.claim_next(worker.owner_id, now=rig.clock.now, lease_s=30)
     assert claimed is not None
     # Another worker takes the task over (as after a lapsed lease) before this one finishes.
-    thief = await rig.store.queue.claim_next("thief", now=time.time() + 31, lease_s=600)
+    rig.clock.now += 31
+    thief = await rig.store.queue.claim_next("thief", now=rig.clock.now, lease_s=600)
     assert thief is not None and thief.id == task_id
     await worker.process(claimed)
     task = await rig.store.tasks.get("t", task_id)

@@ -1,8 +1,9 @@
 """The task table as a queue: claim with a lease, renew it, and move states by compare-and-swap.
 
-Invariant: a running task changes only through its current lease owner (`id`, `state`,
-`lease_owner` all match), so a worker whose lease lapsed can never complete or fail a task that
-another worker has claimed since.
+Invariant: every state-changing write is built from a `domain.states` transition (`_move`): it
+matches only the transition's source states and sets its target, and a running task changes only
+through its current lease owner, so a worker whose lease lapsed can never complete or fail a task
+that another worker has claimed since.
 """
 
 from __future__ import annotations
@@ -16,7 +17,21 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
 from vgen.domain.routing import LOCAL_TARGET
-from vgen.domain.states import TaskState
+from vgen.domain.states import (
+    CANCEL,
+    CLAIM,
+    COMPLETE,
+    EXPIRE,
+    FAIL,
+    PARK,
+    RECLAIM,
+    RECORD_PROGRESS,
+    RECORD_UPSTREAM_ID,
+    RENEW,
+    REROUTE,
+    TaskState,
+    Transition,
+)
 from vgen.domain.tasks import Task
 from vgen.domain.webhooks import EventType
 from vgen.store.database import Database, Executor
@@ -26,8 +41,6 @@ from vgen.store.tasks import row_to_task
 from vgen.store.upstream_cancels import cancel_insert
 from vgen.store.usage import usage_upsert
 
-_QUEUED = TaskState.QUEUED.value
-_PROCESSING = TaskState.PROCESSING.value
 _END_COLUMNS = (tasks.c.tenant_id, tasks.c.model, tasks.c.api_key_id, tasks.c.request)
 _EVENT_TYPES = {
     TaskState.COMPLETED: EventType.COMPLETED,
@@ -61,14 +74,12 @@ class TaskQueue:
         starters = startable if startable is not None else engines
         async with self._db.transaction() as tx:
             candidates = [
-                await tx.fetch_one(
-                    _due(_PROCESSING, engines is not None), _due_params(now, engines)
-                )
+                await tx.fetch_one(_due(RECLAIM, engines is not None), _due_params(now, engines))
             ]
             if starters is None or starters:
                 candidates.append(
                     await tx.fetch_one(
-                        _due(_QUEUED, starters is not None), _due_params(now, starters)
+                        _due(CLAIM, starters is not None), _due_params(now, starters)
                     )
                 )
             due = [c for c in candidates if c is not None]
@@ -82,17 +93,19 @@ class TaskQueue:
         return row_to_task(row) if row else None
 
     async def renew_lease(self, task_id: str, owner: str, *, now: float, lease_s: float) -> bool:
-        return await self._update_owned(task_id, owner, lease_expires_at=now + lease_s)
+        return await self._update_owned(RENEW, task_id, owner, lease_expires_at=now + lease_s)
 
     async def report_progress(self, task_id: str, owner: str, *, progress: int, now: float) -> bool:
         return await self._update_owned(
-            task_id, owner, progress=max(0, min(99, progress)), updated_at=now
+            RECORD_PROGRESS, task_id, owner, progress=max(0, min(99, progress)), updated_at=now
         )
 
     async def record_upstream_id(
         self, task_id: str, owner: str, *, upstream_id: str, now: float
     ) -> bool:
-        return await self._update_owned(task_id, owner, upstream_id=upstream_id, updated_at=now)
+        return await self._update_owned(
+            RECORD_UPSTREAM_ID, task_id, owner, upstream_id=upstream_id, updated_at=now
+        )
 
     async def complete(
         self,
@@ -108,13 +121,12 @@ class TaskQueue:
         """Mark the task completed; its usage and its `video.completed` event are written in
         the same transaction."""
         return await self._finish_owned(
+            COMPLETE,
             task_id,
             owner,
-            TaskState.COMPLETED,
             now=now,
             usage_seconds=video_seconds,
             upstream_calls=tasks.c.upstream_calls + calls,
-            state=TaskState.COMPLETED.value,
             progress=100,
             artifact_key=artifact_key,
             video_seconds=video_seconds,
@@ -130,12 +142,11 @@ class TaskQueue:
         self, task_id: str, owner: str, *, error: str, now: float, calls: int = 0
     ) -> bool:
         return await self._finish_owned(
+            FAIL,
             task_id,
             owner,
-            TaskState.FAILED,
             now=now,
             upstream_calls=tasks.c.upstream_calls + calls,
-            state=TaskState.FAILED.value,
             error=error,
             completed_at=now,
             updated_at=now,
@@ -166,21 +177,14 @@ class TaskQueue:
         self, task_id: str, owner: str, *, engine: str, now: float, calls: int = 0
     ) -> bool:
         """Fail over to another engine target: only for a task no upstream ever accepted."""
-        stmt = (
-            sa.update(tasks)
-            .where(
-                tasks.c.id == task_id,
-                tasks.c.state == _PROCESSING,
-                tasks.c.lease_owner == owner,
-                tasks.c.upstream_id.is_(None),
-            )
-            .values(
-                engine=engine,
-                lease_owner=None,
-                lease_expires_at=now,
-                updated_at=now,
-                upstream_calls=tasks.c.upstream_calls + calls,
-            )
+        stmt = _move(
+            REROUTE, tasks.c.id == task_id, tasks.c.upstream_id.is_(None), owner=owner
+        ).values(
+            engine=engine,
+            lease_owner=None,
+            lease_expires_at=now,
+            updated_at=now,
+            upstream_calls=tasks.c.upstream_calls + calls,
         )
         return await self._db.execute(stmt) == 1
 
@@ -188,7 +192,7 @@ class TaskQueue:
         """How many tasks each engine holds (processing, parked ones included)."""
         rows = await self._db.fetch_all(
             sa.select(tasks.c.engine, sa.func.count().label("n"))
-            .where(tasks.c.state == _PROCESSING)
+            .where(tasks.c.state == TaskState.PROCESSING.value)
             .group_by(tasks.c.engine)
         )
         return {r["engine"]: int(r["n"]) for r in rows}
@@ -196,10 +200,8 @@ class TaskQueue:
     async def fail_overdue(self, *, now: float) -> list[str]:
         """End every unfinished task past its deadline; returns their ids."""
         stmt = (
-            sa.update(tasks)
-            .where(tasks.c.state.in_([_QUEUED, _PROCESSING]), tasks.c.deadline_at <= now)
+            _move(EXPIRE, tasks.c.deadline_at <= now)
             .values(
-                state=TaskState.FAILED.value,
                 error="Task deadline exceeded: the video was not ready in time.",
                 completed_at=now,
                 updated_at=now,
@@ -211,21 +213,15 @@ class TaskQueue:
         async with self._db.transaction() as tx:
             rows = await tx.fetch_all(stmt)
             for row in rows:
-                await self._record_end(tx, row["id"], row, TaskState.FAILED, now=now)
+                await self._record_end(tx, row["id"], row, EXPIRE.target, now=now)
         return [r["id"] for r in rows]
 
     async def cancel(self, task_id: str, tenant_id: str, *, now: float) -> bool:
         """End a queued or processing task as `cancelled`, whoever holds its lease: the
         worker's next write misses (`LeaseLost`) and it stops. False if already finished."""
         stmt = (
-            sa.update(tasks)
-            .where(
-                tasks.c.id == task_id,
-                tasks.c.tenant_id == tenant_id,
-                tasks.c.state.in_([_QUEUED, _PROCESSING]),
-            )
+            _move(CANCEL, tasks.c.id == task_id, tasks.c.tenant_id == tenant_id)
             .values(
-                state=TaskState.CANCELLED.value,
                 error="cancelled",
                 completed_at=now,
                 updated_at=now,
@@ -238,7 +234,7 @@ class TaskQueue:
             row = await tx.fetch_one(stmt)
             if row is None:
                 return False
-            await self._record_end(tx, task_id, row, TaskState.CANCELLED, now=now)
+            await self._record_end(tx, task_id, row, CANCEL.target, now=now)
             if row["upstream_id"] is not None and row["engine"] != LOCAL_TARGET:
                 # An upstream accepted the job: ask it to stop, best effort (worker side).
                 await tx.execute(
@@ -253,26 +249,28 @@ class TaskQueue:
 
     async def depth(self) -> int:
         row = await self._db.fetch_one(
-            sa.select(sa.func.count().label("n")).where(tasks.c.state == _QUEUED)
+            sa.select(sa.func.count().label("n")).where(tasks.c.state == TaskState.QUEUED.value)
         )
         return int(row["n"]) if row else 0
 
     async def _finish_owned(
         self,
+        transition: Transition,
         task_id: str,
         owner: str,
-        outcome: TaskState,
         *,
         now: float,
         usage_seconds: float = 0.0,
         **values: object,
     ) -> bool:
-        stmt = _owned(task_id, owner).values(**values).returning(*_END_COLUMNS)
+        stmt = _owned(transition, task_id, owner).values(**values).returning(*_END_COLUMNS)
         async with self._db.transaction() as tx:
             row = await tx.fetch_one(stmt)
             if row is None:
                 return False
-            await self._record_end(tx, task_id, row, outcome, now=now, video_seconds=usage_seconds)
+            await self._record_end(
+                tx, task_id, row, transition.target, now=now, video_seconds=usage_seconds
+            )
         return True
 
     async def _record_end(
@@ -308,20 +306,54 @@ class TaskQueue:
             )
         )
 
-    async def _update_owned(self, task_id: str, owner: str, **values: object) -> bool:
-        return await self._db.execute(_owned(task_id, owner).values(**values)) == 1
+    async def _update_owned(
+        self, transition: Transition, task_id: str, owner: str, **values: object
+    ) -> bool:
+        return await self._db.execute(_owned(transition, task_id, owner).values(**values)) == 1
 
 
 _NOW = sa.bindparam("now", type_=sa.Float)
+
+
+def _in_states(states: frozenset[TaskState]) -> sa.ColumnElement[bool]:
+    if len(states) == 1:
+        (state,) = states
+        return tasks.c.state == state.value
+    return tasks.c.state.in_(sorted(s.value for s in states))
+
+
+def _move(
+    transition: Transition,
+    *conditions: sa.ColumnElement[bool],
+    owner: str | sa.BindParameter[str] | None = None,
+) -> sa.Update:
+    """The UPDATE that makes `transition` on the rows matching `conditions`: it matches only
+    the transition's source states (and the lease owner when the move needs one) and sets its
+    target state. Every state-changing write of the queue is built here."""
+    guard = [_in_states(transition.sources), *conditions]
+    if transition.by_owner:
+        if owner is None:
+            raise ValueError(f"the {transition.name!r} transition needs the lease owner")
+        guard.append(tasks.c.lease_owner == owner)
+    return sa.update(tasks).where(*guard).values(state=transition.target.value)
+
+
+def _owned(transition: Transition, task_id: str, owner: str) -> sa.Update:
+    """A move of one running task that only its current lease owner can make."""
+    return _move(transition, tasks.c.id == task_id, owner=owner)
+
+
+# A claim starts a due queued task or takes back a lapsed lease: one statement for both moves,
+# which share their target (`processing`).
+_DUE_AT = {CLAIM: tasks.c.available_at, RECLAIM: tasks.c.lease_expires_at}
 _RUNNABLE = sa.or_(
-    sa.and_(tasks.c.state == _QUEUED, tasks.c.available_at <= _NOW),
-    sa.and_(tasks.c.state == _PROCESSING, tasks.c.lease_expires_at <= _NOW),
+    *(sa.and_(_in_states(move.sources), due_at <= _NOW) for move, due_at in _DUE_AT.items())
 )
 _CLAIM = (
     sa.update(tasks)
     .where(tasks.c.id == sa.bindparam("task_id"), _RUNNABLE, tasks.c.deadline_at > _NOW)
     .values(
-        state=_PROCESSING,
+        state=CLAIM.target.value,
         lease_owner=sa.bindparam("owner"),
         lease_expires_at=sa.bindparam("lease_until", type_=sa.Float),
         attempts=tasks.c.attempts + 1,
@@ -333,13 +365,13 @@ _CLAIM = (
 
 
 @functools.cache
-def _due(state: str, filtered: bool) -> sa.Select[Any]:
-    """The task of `state` due longest ago: a processing one whose lease lapsed (index
-    `ix_tasks_state_lease`) or a queued one (index `ix_tasks_state_available`), optionally
-    only of the engines bound as `engines`."""
-    due_at = tasks.c.lease_expires_at if state == _PROCESSING else tasks.c.available_at
+def _due(move: Transition, filtered: bool) -> sa.Select[Any]:
+    """The task `move` (a claim or a reclaim) would take, due longest ago: a queued one (index
+    `ix_tasks_state_available`) or a processing one whose lease lapsed (index
+    `ix_tasks_state_lease`), optionally only of the engines bound as `engines`."""
+    due_at = _DUE_AT[move]
     query = sa.select(tasks.c.id, due_at.label("due")).where(
-        tasks.c.state == state, due_at <= _NOW, tasks.c.deadline_at > _NOW
+        _in_states(move.sources), due_at <= _NOW, tasks.c.deadline_at > _NOW
     )
     if filtered:
         query = query.where(tasks.c.engine.in_(sa.bindparam("engines", expanding=True)))
@@ -351,25 +383,10 @@ def _due_params(now: float, engines: Sequence[str] | None) -> dict[str, object]:
 
 
 # Parking is the one write of every poll of a remote job: built once, bound per call.
-_PARK = (
-    sa.update(tasks)
-    .where(
-        tasks.c.id == sa.bindparam("task_id"),
-        tasks.c.state == _PROCESSING,
-        tasks.c.lease_owner == sa.bindparam("owner"),
-    )
-    .values(
-        lease_owner=None,
-        lease_expires_at=sa.bindparam("until", type_=sa.Float),
-        updated_at=_NOW,
-        upstream_calls=tasks.c.upstream_calls + sa.bindparam("calls", type_=sa.Integer),
-    )
+_PARK = _move(PARK, tasks.c.id == sa.bindparam("task_id"), owner=sa.bindparam("owner")).values(
+    lease_owner=None,
+    lease_expires_at=sa.bindparam("until", type_=sa.Float),
+    updated_at=_NOW,
+    upstream_calls=tasks.c.upstream_calls + sa.bindparam("calls", type_=sa.Integer),
 )
 _PARK_WITH_PROGRESS = _PARK.values(progress=sa.bindparam("progress", type_=sa.Integer))
-
-
-def _owned(task_id: str, owner: str) -> sa.Update:
-    """An update of a running task that only its current lease owner can make."""
-    return sa.update(tasks).where(
-        tasks.c.id == task_id, tasks.c.state == _PROCESSING, tasks.c.lease_owner == owner
-    )

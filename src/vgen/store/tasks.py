@@ -12,7 +12,7 @@ from sqlalchemy.engine import RowMapping
 
 from vgen.domain.errors import IdempotencyConflict, StoreError
 from vgen.domain.requests import VideoRequest
-from vgen.domain.states import TaskState
+from vgen.domain.states import INITIAL_STATE, TaskState
 from vgen.domain.tasks import Task, TaskStatus
 from vgen.store.database import Database
 from vgen.store.tables import tasks
@@ -87,7 +87,7 @@ class TaskRepository:
             "tenant_id": new.tenant_id,
             "model": new.request.model,
             "engine": new.engine,
-            "state": TaskState.QUEUED.value,
+            "state": INITIAL_STATE.value,
             "progress": 0,
             "request": orjson.dumps(new.request.to_json()).decode(),
             "idempotency_key": new.idempotency_key,

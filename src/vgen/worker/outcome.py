@@ -1,4 +1,8 @@
-"""The one place that maps what happened to an attempt onto the task's next state."""
+"""The one place that maps what went wrong in an attempt onto the task's next move.
+
+`decide` is pure: given the exception and the facts about the task, it returns the whole
+decision (`Retry`, `Reroute`, `Fail`, `FailAsBug`); the worker only applies it.
+"""
 
 from __future__ import annotations
 
@@ -8,30 +12,75 @@ from vgen.domain.errors import EngineError, UpstreamUnavailable
 
 _RETRY_BASE_S = 2.0
 _RETRY_CAP_S = 60.0
+DEADLINE_MESSAGE = "Task deadline exceeded: the video was not ready in time."
+BUG_MESSAGE = "Internal error while generating the video."
 
 
 @dataclass(frozen=True)
 class Retry:
+    """Park the task for `after_s` and try again: an upstream job it has is polled again,
+    never submitted again."""
+
     after_s: float
 
 
 @dataclass(frozen=True)
+class Reroute:
+    """Hand the task to another engine target (the submit failed, so no upstream job exists)."""
+
+    target: str
+
+
+@dataclass(frozen=True)
 class Fail:
-    error: str
+    """End the task as failed with a message a user can act on."""
+
+    message: str
 
 
-def decide(exc: BaseException, *, failures: int, jitter: float = 1.0) -> Retry | Fail:
+@dataclass(frozen=True)
+class FailAsBug:
+    """End the task as failed because vgen itself broke: log the traceback, show a generic
+    message."""
+
+    message: str
+
+
+Outcome = Retry | Reroute | Fail | FailAsBug
+
+
+def decide(
+    exc: BaseException,
+    *,
+    failures: int,
+    now: float,
+    deadline_at: float,
+    has_upstream_job: bool,
+    fallback: str | None,
+    jitter: float = 1.0,
+) -> Outcome:
     """Transient engine trouble is retried after the upstream's Retry-After, else after a
     capped exponential back-off over the consecutive `failures`, spread by `jitter` (0..1, so
-    many tasks hit by one outage do not retry in lockstep); everything else ends the task with
-    a message a user can act on."""
+    many tasks hit by one outage do not retry in lockstep). If no upstream job exists yet (the
+    submit itself failed) and a `fallback` target can take the task, it fails over at once
+    instead. A retry that would land at or past `deadline_at` fails the task with the error's
+    message. Engine errors fail with their message, and anything unexpected is a bug."""
     if isinstance(exc, UpstreamUnavailable):
-        if exc.retry_after_s is not None:
-            return Retry(after_s=exc.retry_after_s)
-        ceiling = min(_RETRY_CAP_S, _RETRY_BASE_S * 2 ** max(0, failures - 1))
-        return Retry(after_s=ceiling * (0.5 + 0.5 * jitter))
+        if not has_upstream_job and fallback is not None:
+            return Reroute(target=fallback)
+        after_s = _backoff_s(exc, failures=failures, jitter=jitter)
+        if now + after_s < deadline_at:
+            return Retry(after_s=after_s)
+        return Fail(message=str(exc))
     if isinstance(exc, EngineError):
-        return Fail(error=exc.message)
+        return Fail(message=exc.message)
     if isinstance(exc, TimeoutError):
-        return Fail(error="Task deadline exceeded: the video was not ready in time.")
-    return Fail(error="Internal error while generating the video.")
+        return Fail(message=DEADLINE_MESSAGE)
+    return FailAsBug(message=BUG_MESSAGE)
+
+
+def _backoff_s(exc: UpstreamUnavailable, *, failures: int, jitter: float) -> float:
+    if exc.retry_after_s is not None:
+        return exc.retry_after_s
+    ceiling = min(_RETRY_CAP_S, _RETRY_BASE_S * 2.0 ** max(0, failures - 1))
+    return ceiling * (0.5 + 0.5 * jitter)

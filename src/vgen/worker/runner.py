@@ -12,6 +12,7 @@ import secrets
 import socket
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import assert_never
 
 import anyio
 import anyio.to_thread
@@ -31,7 +32,7 @@ from vgen.storage.base import ArchiveStorage
 from vgen.storage.signing import UrlSigner
 from vgen.store.store import Store
 from vgen.worker.inputs import resolve_images
-from vgen.worker.outcome import Fail, Retry, decide
+from vgen.worker.outcome import Fail, FailAsBug, Outcome, Reroute, Retry, decide
 
 log = logging.getLogger(__name__)
 
@@ -271,42 +272,52 @@ class Worker:
 
     async def _settle_failure(self, task: Task, exc: Exception, reporter: _Reporter) -> None:
         failures = self._failures[task.id] = self._failures.get(task.id, 0) + 1
-        outcome = decide(exc, failures=failures, jitter=random.random())
         now = self._clock()
-        if isinstance(outcome, Retry) and task.upstream_id is None and not reporter.submitted:
-            # The submit itself failed: no job exists upstream, so another target may take it.
-            fallback = self._routing.next_target(task.request.model, task.engine)
-            if fallback is not None and fallback in self._engines:
+        fallback = self._routing.next_target(task.request.model, task.engine)
+        decision = decide(
+            exc,
+            failures=failures,
+            jitter=random.random(),
+            now=now,
+            deadline_at=task.deadline_at,
+            has_upstream_job=task.upstream_id is not None or reporter.submitted,
+            fallback=fallback if fallback in self._engines else None,
+        )
+        await self._apply(task, decision, exc, reporter, now=now)
+
+    async def _apply(
+        self, task: Task, decision: Outcome, exc: Exception, reporter: _Reporter, *, now: float
+    ) -> None:
+        """Make the move `decide` chose. A write that misses means the lease is gone already:
+        the task's new owner (or its cancel) wins, and there is nothing left to do."""
+        queue, calls, extra = self._store.queue, reporter.calls.take(), {"task_id": task.id}
+        match decision:
+            case Reroute(target=target):
                 log.warning(
                     "submit to %s failed (%s); failing over to %s",
                     task.engine,
                     exc,
-                    fallback,
-                    extra={"task_id": task.id},
+                    target,
+                    extra=extra,
                 )
-                await self._store.queue.reroute(
-                    task.id, self.owner_id, engine=fallback, now=now, calls=reporter.calls.take()
-                )
-                return
-        if isinstance(outcome, Retry) and now + outcome.after_s < task.deadline_at:
-            log.warning("transient engine error, retrying: %s", exc, extra={"task_id": task.id})
-            # Parked, not requeued: the task keeps showing `processing`, and an upstream job
-            # it may already have is polled again, never submitted again.
-            await self._store.queue.park(
-                task.id,
-                self.owner_id,
-                until=now + outcome.after_s,
-                now=now,
-                calls=reporter.calls.take(),
-            )
-            return
-        message = outcome.error if isinstance(outcome, Fail) else str(exc)
-        if isinstance(outcome, Fail) and message.startswith("Internal error"):
-            log.exception("task failed unexpectedly", extra={"task_id": task.id}, exc_info=exc)
-        else:
-            log.info("task failed: %s", message, extra={"task_id": task.id})
+                await queue.reroute(task.id, self.owner_id, engine=target, now=now, calls=calls)
+            case Retry(after_s=after_s):
+                log.warning("transient engine error, retrying: %s", exc, extra=extra)
+                # Parked, not requeued: the task keeps showing `processing`, and an upstream
+                # job it may already have is polled again, never submitted again.
+                until = now + after_s
+                await queue.park(task.id, self.owner_id, until=until, now=now, calls=calls)
+            case Fail(message=message):
+                log.info("task failed: %s", message, extra=extra)
+                await self._fail(task, message, now=now, calls=calls)
+            case FailAsBug(message=message):
+                log.exception("task failed unexpectedly", extra=extra, exc_info=exc)
+                await self._fail(task, message, now=now, calls=calls)
+            case _:
+                assert_never(decision)
+
+    async def _fail(self, task: Task, message: str, *, now: float, calls: int) -> None:
         self._failures.pop(task.id, None)
-        calls = reporter.calls.take()
         if await self._store.queue.fail(
             task.id, self.owner_id, error=message, now=now, calls=calls
         ):
