@@ -28,7 +28,7 @@ from vgen.engines.registry import (
 )
 from vgen.service.bootstrap import load_signing_secret
 from vgen.storage.base import ArchiveStorage
-from vgen.storage.local_disk import LocalDiskStorage
+from vgen.storage.factory import open_storage
 from vgen.storage.signing import UrlSigner
 from vgen.store.store import Store
 from vgen.wire.veo_task_body import TaskBodies
@@ -97,7 +97,7 @@ async def open_runtime(
             # Opening runs migrations: blocking work, kept off the event loop.
             store = await anyio.to_thread.run_sync(Store.open, settings.resolved_database_url())
             stack.push_async_callback(store.close)
-        storage = storage or LocalDiskStorage(settings.data_dir / "archive")
+        storage = storage or open_storage(settings)
         routing_config = load_routing(settings)
         if engines is None:
             engine_http = await stack.enter_async_context(engine_http_client())

@@ -132,6 +132,23 @@ async def test_delete_is_idempotent(storage: ArchiveStorage) -> None:
     assert await storage.open_range("videos/t3/a.mp4") is None
 
 
+async def test_list_keys_names_exactly_the_objects_under_a_prefix(
+    storage: ArchiveStorage,
+) -> None:
+    for key in ("videos/t6/w1-1.mp4", "videos/t6/w2-2.mp4", "videos/t60/w1-1.mp4", "inputs/f6"):
+        await storage.put_bytes(key, DATA)
+    (storage.staging_dir() / "videos-t6-partial.mp4").write_bytes(DATA)  # work in progress
+
+    assert await storage.list_keys("videos/t6/") == ["videos/t6/w1-1.mp4", "videos/t6/w2-2.mp4"]
+    assert await storage.list_keys("videos/t6") == [
+        "videos/t6/w1-1.mp4",
+        "videos/t6/w2-2.mp4",
+        "videos/t60/w1-1.mp4",
+    ]
+    assert await storage.list_keys("videos/none/") == []
+    assert "inputs/f6" in await storage.list_keys("")
+
+
 async def test_check_passes_on_a_working_archive(storage: ArchiveStorage) -> None:
     await storage.check()
 

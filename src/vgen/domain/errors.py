@@ -23,6 +23,8 @@ VgenError
 
 from __future__ import annotations
 
+import errno
+
 
 class VgenError(Exception):
     """Base of every error vgen raises on purpose."""
@@ -98,6 +100,16 @@ class StorageUnavailable(VgenError):
 
     Transient: the work is retried. The message names the operation and the reason, never a
     server path, bucket endpoint or key, so it is safe to show."""
+
+    @classmethod
+    def from_os_error(cls, action: str, exc: Exception) -> StorageUnavailable:
+        """`action failed: <reason>`: the OS's reason (`strerror` of an `OSError` or an
+        FFmpeg error) without the file name that `str(exc)` carries."""
+        return cls(f"{action} failed: {getattr(exc, 'strerror', None) or exc.__class__.__name__}")
+
+
+DISK_FAULT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
+"""OS errors that say the local disk (not the work itself) failed: full, read-only, broken."""
 
 
 class EngineError(VgenError):

@@ -19,7 +19,12 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from vgen.domain.errors import EngineError, UpstreamUnavailable
+from vgen.domain.errors import (
+    DISK_FAULT_ERRNOS,
+    EngineError,
+    StorageUnavailable,
+    UpstreamUnavailable,
+)
 from vgen.engines.base import EngineJob, JobReporter, PollLater
 from vgen.engines.calls import timed_operation
 from vgen.media.renderer import RenderJob, RenderStats, render_video
@@ -63,8 +68,12 @@ def _render_in_child(key: str, job: RenderJob, cancel_marker: str) -> RenderStat
 
     try:
         return render_video(job, on_progress=on_progress)
-    except (EngineError, _RenderCancelled):
+    except (EngineError, StorageUnavailable, _RenderCancelled):
         raise
+    except OSError as exc:
+        if exc.errno in DISK_FAULT_ERRNOS:  # the staging disk, not the render, failed
+            raise StorageUnavailable.from_os_error("local render", exc) from None
+        raise EngineError(f"local render failed: {exc.strerror or exc}") from None
     except Exception as exc:  # noqa: BLE001 - anything a render raises fails the task, with why
         raise EngineError(f"local render failed: {exc.__class__.__name__}: {exc}") from None
 

@@ -13,7 +13,7 @@ import av
 import cv2
 import numpy as np
 
-from vgen.domain.errors import EngineError
+from vgen.domain.errors import DISK_FAULT_ERRNOS, EngineError, StorageUnavailable
 from vgen.media.frame import Frame
 
 # ultrafast spends ~1/2 the CPU of veryfast (measured: docs/benchmarks.md). The renderer shares
@@ -26,11 +26,14 @@ _TO_I420 = {3: cv2.COLOR_RGB2YUV_I420, 4: cv2.COLOR_RGBA2YUV_I420}
 
 @contextmanager
 def _translated_av_errors(action: str) -> Iterator[None]:
-    """Keep `av.*` exceptions inside media/: callers only ever see EngineError."""
+    """Keep `av.*` exceptions inside media/: callers see StorageUnavailable when the disk
+    failed (full, read-only), else EngineError; neither message carries the file's path."""
     try:
         yield
     except av.FFmpegError as exc:
-        raise EngineError(f"{action} failed: {exc}") from exc
+        if exc.errno in DISK_FAULT_ERRNOS:
+            raise StorageUnavailable.from_os_error(action, exc) from exc
+        raise EngineError(f"{action} failed: {exc.strerror or exc.__class__.__name__}") from exc
 
 
 class Mp4Writer:
@@ -55,7 +58,7 @@ class Mp4Writer:
         self.width = width
         self.height = height
         self.frames_written = 0
-        with _translated_av_errors(f"opening {path} for writing"):
+        with _translated_av_errors("opening the MP4 for writing"):
             self._container = av.open(path, mode="w", options={"movflags": "+faststart"})
             self._stream = self._container.add_stream("libx264", rate=fps)
             self._stream.width = width

@@ -18,9 +18,27 @@ from vgen.storage.base import ArchiveStorage
 _VIDEO_SUFFIX = ".mp4"
 
 
+def video_prefix(task_id: str) -> str:
+    """Every video object of a task is stored under this prefix (one per finishing attempt)."""
+    return f"videos/{task_id}/"
+
+
 def thumbnail_key(artifact_key: str) -> str:
     """Where the thumbnail of the video archived under `artifact_key` is cached."""
     return artifact_key.removesuffix(_VIDEO_SUFFIX) + ".thumbnail.jpg"
+
+
+async def remove_videos(storage: ArchiveStorage, task_id: str, *, keep: str | None = None) -> int:
+    """Delete every video object of the task (and cached thumbnails) but `keep` and its
+    thumbnail; returns how many went. An attempt whose worker died between upload and
+    completion leaves such a stray copy: it goes when the task ends or its archive expires."""
+    kept = {keep, thumbnail_key(keep)} if keep else set()
+    removed = 0
+    for key in await storage.list_keys(video_prefix(task_id)):
+        if key not in kept:
+            await storage.delete(key)
+            removed += 1
+    return removed
 
 
 class TaskArtifacts:
@@ -60,6 +78,4 @@ class TaskArtifacts:
 
     async def delete(self, task: Task) -> None:
         """Remove the task's video and thumbnail from the archive (absent files are fine)."""
-        if task.artifact_key:
-            await self._storage.delete(thumbnail_key(task.artifact_key))
-            await self._storage.delete(task.artifact_key)
+        await remove_videos(self._storage, task.id)

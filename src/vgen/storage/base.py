@@ -61,6 +61,10 @@ class ArchiveStorage(Protocol):
         """Remove `key`; absent keys are ignored."""
         ...
 
+    async def list_keys(self, prefix: str) -> list[str]:
+        """Every stored key that starts with `prefix` (e.g. `videos/<task>/`), sorted."""
+        ...
+
     async def check(self) -> None:
         """Return when the archive is reachable and writable (`/readyz`).
 

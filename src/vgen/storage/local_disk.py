@@ -151,6 +151,25 @@ class LocalDiskStorage:
         with _translated_os_errors("delete"):
             await anyio.to_thread.run_sync(lambda: path.unlink(missing_ok=True))
 
+    async def list_keys(self, prefix: str) -> list[str]:
+        # Keys are '/'-separated paths: walk the deepest directory the prefix names.
+        parent = prefix.rpartition("/")[0]
+        directory = self._path(parent) if parent else self.root
+
+        def walk() -> list[str]:
+            if not directory.is_dir():
+                return []
+            found = (p.relative_to(self.root).as_posix() for p in directory.rglob("*"))
+            # `.staging` holds work in progress, never a stored object.
+            return sorted(
+                k
+                for k in found
+                if k.startswith(prefix) and not k.startswith(".") and (self.root / k).is_file()
+            )
+
+        with _translated_os_errors("list"):
+            return await anyio.to_thread.run_sync(walk)
+
     async def check(self) -> None:
         def probe() -> bool:
             return all(d.is_dir() and os.access(d, os.W_OK) for d in (self.root, self._staging))

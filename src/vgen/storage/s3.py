@@ -201,6 +201,19 @@ class S3Storage:
         with _translated("delete"):
             await anyio.to_thread.run_sync(delete)
 
+    async def list_keys(self, prefix: str) -> list[str]:
+        full = self._prefix + prefix
+
+        def list_() -> list[str]:
+            pages = self._client.get_paginator("list_objects_v2").paginate(
+                Bucket=self._bucket, Prefix=full
+            )
+            keys = (obj["Key"] for page in pages for obj in page.get("Contents", []))
+            return sorted(k.removeprefix(self._prefix) for k in keys)
+
+        with _translated("list"):
+            return await anyio.to_thread.run_sync(list_)
+
     async def check(self) -> None:
         with _translated("check"):
             await anyio.to_thread.run_sync(lambda: self._client.head_bucket(Bucket=self._bucket))

@@ -1,4 +1,5 @@
-"""Turn a task's `asset://` image references into local files for the engine."""
+"""Bring a task's `asset://` input images from the archive (which may be a bucket on another
+host) into the attempt's local staging directory, for the engine to read."""
 
 from __future__ import annotations
 
@@ -11,20 +12,22 @@ from vgen.storage.base import ArchiveStorage
 from vgen.store.files import FileRepository
 
 
-async def resolve_images(
-    task: Task, *, files: FileRepository, storage: ArchiveStorage
+async def fetch_images(
+    task: Task, *, files: FileRepository, storage: ArchiveStorage, staging: Path
 ) -> dict[str, Path]:
-    """Every image field of the task mapped to a readable path.
+    """Every image field of the task mapped to a local copy inside `staging`.
 
     Raises:
         EngineError: an input was deleted from the archive since the task was accepted.
+        StorageUnavailable: the archive could not be read (transient).
     """
     images: dict[str, Path] = {}
-    for field, ref in task.request.image_refs().items():
-        file_id = asset_file_id(ref)
-        stored = await files.get(task.tenant_id, file_id)
-        path = await storage.local_path(stored.storage_key) if stored else None
-        if path is None:
+    for index, (field, ref) in enumerate(task.request.image_refs().items()):
+        stored = await files.get(task.tenant_id, asset_file_id(ref))
+        if stored is None:
             raise EngineError(f"input image {field} ({ref}) is no longer available")
-        images[field] = path
+        local = staging / f"input-{index}{Path(stored.storage_key).suffix}"
+        if not await storage.fetch_to(stored.storage_key, local):
+            raise EngineError(f"input image {field} ({ref}) is no longer available")
+        images[field] = local
     return images

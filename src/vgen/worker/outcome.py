@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vgen.domain.errors import EngineError, UpstreamUnavailable
+from vgen.domain.errors import EngineError, StorageUnavailable, UpstreamUnavailable
 
 _RETRY_BASE_S = 2.0
 _RETRY_CAP_S = 60.0
@@ -59,14 +59,15 @@ def decide(
     fallback: str | None,
     jitter: float = 1.0,
 ) -> Outcome:
-    """Transient engine trouble is retried after the upstream's Retry-After, else after a
+    """Transient engine or archive trouble is retried after the upstream's Retry-After, else after a
     capped exponential back-off over the consecutive `failures`, spread by `jitter` (0..1, so
     many tasks hit by one outage do not retry in lockstep). If no upstream job exists yet (the
     submit itself failed) and a `fallback` target can take the task, it fails over at once
     instead. A retry that would land at or past `deadline_at` fails the task with the error's
     message. Engine errors fail with their message, and anything unexpected is a bug."""
-    if isinstance(exc, UpstreamUnavailable):
-        if not has_upstream_job and fallback is not None:
+    if isinstance(exc, UpstreamUnavailable | StorageUnavailable):
+        # Only a failed submit may fail over; an archive fault is the same on every target.
+        if isinstance(exc, UpstreamUnavailable) and not has_upstream_job and fallback is not None:
             return Reroute(target=fallback)
         after_s = _backoff_s(exc, failures=failures, jitter=jitter)
         if now + after_s < deadline_at:
@@ -79,8 +80,10 @@ def decide(
     return FailAsBug(message=BUG_MESSAGE)
 
 
-def _backoff_s(exc: UpstreamUnavailable, *, failures: int, jitter: float) -> float:
-    if exc.retry_after_s is not None:
+def _backoff_s(
+    exc: UpstreamUnavailable | StorageUnavailable, *, failures: int, jitter: float
+) -> float:
+    if isinstance(exc, UpstreamUnavailable) and exc.retry_after_s is not None:
         return exc.retry_after_s
     ceiling = min(_RETRY_CAP_S, _RETRY_BASE_S * 2.0 ** max(0, failures - 1))
     return ceiling * (0.5 + 0.5 * jitter)

@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 import random
 import secrets
+import shutil
 import socket
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import assert_never
 
@@ -19,7 +21,7 @@ import anyio.to_thread
 
 from vgen.config import Settings
 from vgen.domain.catalog import ModelCatalog
-from vgen.domain.errors import EngineError
+from vgen.domain.errors import DISK_FAULT_ERRNOS, EngineError, StorageUnavailable
 from vgen.domain.files import asset_file_id
 from vgen.domain.routing import Routing
 from vgen.domain.tasks import Task
@@ -28,10 +30,11 @@ from vgen.engines.calls import AttemptCalls, counting_calls
 from vgen.logs import task_context
 from vgen.media.probe import probe_video
 from vgen.metrics import TASK_UPSTREAM_CALLS, TASKS_FINISHED
+from vgen.service.artifacts import remove_videos, video_prefix
 from vgen.storage.base import ArchiveStorage
 from vgen.storage.signing import UrlSigner
 from vgen.store.store import Store
-from vgen.worker.inputs import resolve_images
+from vgen.worker.inputs import fetch_images
 from vgen.worker.outcome import Fail, FailAsBug, Outcome, Reroute, Retry, decide
 
 log = logging.getLogger(__name__)
@@ -187,9 +190,32 @@ class Worker:
             raise _first_leaf(grouped) from None
 
     async def _attempt(self, task: Task, reporter: _Reporter) -> None:
+        # Everything an attempt writes locally (inputs, the video before it is archived) lives
+        # in one staging directory of its own, removed when the attempt ends however it ends.
+        staging = self._storage.staging_dir() / f"{task.id}-{task.attempts}"
+        try:
+            await anyio.to_thread.run_sync(partial(staging.mkdir, parents=True, exist_ok=True))
+            await self._attempt_in(task, reporter, staging)
+        except OSError as exc:
+            if exc.errno not in DISK_FAULT_ERRNOS:  # (TimeoutError, the deadline, has none)
+                raise
+            # The local staging disk failed (full, read-only): transient, retried.
+            raise StorageUnavailable.from_os_error("writing the local staging copy", exc) from exc
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(partial(shutil.rmtree, staging, ignore_errors=True))
+
+    async def _attempt_in(self, task: Task, reporter: _Reporter, staging: Path) -> None:
         engine = self._engines[task.engine]
-        images = await resolve_images(task, files=self._store.files, storage=self._storage)
-        output = self._storage.staging_dir() / f"{task.id}-{task.attempts}.mp4"
+        # Inputs matter only until an upstream accepted the job: polls never fetch them.
+        images = (
+            await fetch_images(
+                task, files=self._store.files, storage=self._storage, staging=staging
+            )
+            if task.upstream_id is None
+            else {}
+        )
+        output = staging / "video.mp4"
         job = EngineJob(
             task.id,
             task.request,
@@ -199,19 +225,16 @@ class Worker:
             image_urls=self._image_urls(task),
             typical_min_s=self._typical_min_s(task.request.model),
         )
-        try:
-            with anyio.fail_after(max(0.0, task.deadline_at - self._clock())):
-                later = await engine.advance(job, reporter)
-            self._failures.pop(task.id, None)
-            if later is not None:
-                await self._park(task, reporter, after_s=later.after_s, progress=later.progress)
-                return
-            info = await anyio.to_thread.run_sync(probe_video, str(output))
-            if info.frames == 0:
-                raise EngineError("the engine finished without a playable video")
-            await self._archive(task, reporter, output, video_seconds=info.duration_s)
-        finally:
-            output.unlink(missing_ok=True)
+        with anyio.fail_after(max(0.0, task.deadline_at - self._clock())):
+            later = await engine.advance(job, reporter)
+        self._failures.pop(task.id, None)
+        if later is not None:
+            await self._park(task, reporter, after_s=later.after_s, progress=later.progress)
+            return
+        info = await anyio.to_thread.run_sync(probe_video, str(output))
+        if info.frames == 0:
+            raise EngineError("the engine finished without a playable video")
+        await self._archive(task, reporter, output, video_seconds=info.duration_s)
 
     def _typical_min_s(self, model: str) -> float:
         spec = self._catalog.models.get(model)
@@ -241,7 +264,7 @@ class Worker:
     async def _archive(
         self, task: Task, reporter: _Reporter, output: Path, *, video_seconds: float
     ) -> None:
-        key = f"videos/{task.id}/{self.owner_id}-{task.attempts}.mp4"
+        key = f"{video_prefix(task.id)}{self.owner_id}-{task.attempts}.mp4"
         await self._storage.put_file(key, output)
         now = self._clock()
         calls = reporter.calls.take()
@@ -259,6 +282,15 @@ class Worker:
             raise LeaseLost(task.id)
         _observe_end(task, "completed", calls)
         log.info("task completed", extra={"task_id": task.id})
+        await self._remove_stray_videos(task, keep=key)
+
+    async def _remove_stray_videos(self, task: Task, *, keep: str | None) -> None:
+        """One video per task in the archive (see `remove_videos`); best effort, since the
+        sweeper's retention pass removes whatever is left under the task's prefix."""
+        try:
+            await remove_videos(self._storage, task.id, keep=keep)
+        except StorageUnavailable as exc:
+            log.warning("could not remove stray copies: %s", exc, extra={"task_id": task.id})
 
     async def _keep_lease(self, task: Task) -> None:
         interval = self._settings.lease_seconds / 3
@@ -322,6 +354,7 @@ class Worker:
             task.id, self.owner_id, error=message, now=now, calls=calls
         ):
             _observe_end(task, "failed", calls)
+            await self._remove_stray_videos(task, keep=None)
 
 
 def _observe_end(task: Task, outcome: str, calls_now: int) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import anyio
 
-from vgen.service.artifacts import thumbnail_key
+from vgen.service.artifacts import remove_videos
 from vgen.storage.base import ArchiveStorage
 from vgen.store.store import Store
 
@@ -34,10 +34,11 @@ class Sweeper:
         overdue = await self._store.queue.fail_overdue(now=now)
         for task_id in overdue:
             log.warning("task failed: deadline exceeded", extra={"task_id": task_id})
+            await remove_videos(self._storage, task_id)  # an attempt's stray upload, if any
         deleted = 0
         for task_id, key in await self._store.retention.expired_artifacts(now=now):
-            await self._storage.delete(thumbnail_key(key))  # a cached thumbnail, if one was made
-            await self._storage.delete(key)
+            # The video, its cached thumbnail, and any stray copy of a dead attempt.
+            await remove_videos(self._storage, task_id)
             await self._store.retention.forget_artifact(task_id, key)
             deleted += 1
         return overdue, deleted
