@@ -1,9 +1,10 @@
-"""Status-polling benchmark (issue #2): vgen's `GET /v1/result/{id}` against bare Starlette.
+"""Status-polling benchmark (issues #2, #10): vgen's `GET /v1/result/{id}` against bare Starlette.
 
 Seeds a store with 10,000 tasks (worker off), then loads vgen and a bare Starlette endpoint that
-returns a body of the same size as a completed task's, one server at a time under identical
-uvicorn options, from a load generator in its own process. Prints vgen's throughput as a ratio of
-the bare one (median over alternating rounds) and vgen's p50/p99 latency.
+returns the same JSON bytes as a completed task's, one server at a time under identical uvicorn
+options, alternating vgen and bare. The primary figure is `wrk -t2 -c32 -d10s --latency` rotating
+over 200 completed task ids; the built-in Python generator (random ids of every state) is the
+second. Prints vgen's throughput as a ratio of bare (median over rounds) and vgen's p50/p99.
 
 Run: `.venv/bin/python bench/api.py` (`--help` for the options).
 """
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loadgen import LoadResult, LoadSpec, run_python_load, run_wrk_load
+from loadgen import LoadResult, LoadSpec, WrkSpec, run_python_load, run_wrk_load, wrk_command
 from ports import free_port, wait_for_port
 from profile_report import print_profile
 
@@ -262,9 +263,29 @@ class Plan:
     args: argparse.Namespace
     workdir: Path
 
+    def wrk_spec(self, port: int, pid: int) -> WrkSpec:
+        """wrk rotating over the first `--ids` completed tasks (the heaviest read: a signed
+        `video_url` is minted on each)."""
+        completed = self.seeded.ids_by_state["completed"][: self.args.ids]
+        return WrkSpec(
+            port=port,
+            server_pid=pid,
+            paths=[f"/v1/result/{task_id}" for task_id in completed],
+            authorization=f"Bearer {self.seeded.admin_key}",
+            threads=self.args.threads,
+            connections=self.args.connections,
+            duration_s=round(self.args.duration),
+            warmup_s=round(self.args.warmup),
+        )
+
 
 def measure(
-    plan: Plan, target: str, *, round_no: int, profile_path: Path | None = None
+    plan: Plan,
+    target: str,
+    *,
+    generator: str,
+    round_no: int,
+    profile_path: Path | None = None,
 ) -> LoadResult:
     """One run against a freshly started server; with `profile_path`, a cProfiled vgen run."""
     if target == "vgen":
@@ -273,6 +294,8 @@ def measure(
     else:
         server = running_server(serve_bare, plan.body)
     with server as (port, pid):
+        if generator == "wrk" and profile_path is None:
+            return run_wrk_load(plan.wrk_spec(port, pid), plan.workdir)
         spec = LoadSpec(
             port=port,
             server_pid=pid,
@@ -284,8 +307,6 @@ def measure(
             seed=plan.args.seed + round_no,
             profile_server=profile_path is not None,
         )
-        if plan.args.generator == "wrk" and profile_path is None:
-            return run_wrk_load(spec, plan.workdir)
         return run_python_load(spec)
 
 
@@ -316,11 +337,11 @@ def describe(name: str, result: LoadResult) -> str:
     )
 
 
-def report(rounds: list[tuple[LoadResult, LoadResult]]) -> None:
+def report(title: str, rounds: list[tuple[LoadResult, LoadResult]]) -> None:
     bares, vgens = [b for b, _ in rounds], [v for _, v in rounds]
     ratios = [vgen.rps / bare.rps for bare, vgen in rounds]
     ratio = statistics.median(ratios)
-    print(f"\nsummary (median of {len(rounds)} rounds):")
+    print(f"\n{title}: summary (median of {len(rounds)} rounds):")
     for name, results in (("bare", bares), ("vgen", vgens)):
         print(
             f"  {name}  {_median(results, 'rps'):9,.0f} req/s   p50 "
@@ -387,15 +408,17 @@ def report_errors(results: list[LoadResult]) -> int:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=10_000, help="tasks to seed (10000)")
+    parser.add_argument("--ids", type=int, default=200, help="completed ids wrk rotates over (200)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
     parser.add_argument("--connections", type=int, default=32, help="concurrent connections (32)")
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds (10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds (2)")
-    parser.add_argument("--rounds", type=int, default=3, help="bare/vgen rounds (3)")
+    parser.add_argument("--rounds", type=int, default=3, help="vgen/bare rounds (3)")
     parser.add_argument(
         "--generator",
-        choices=("python", "wrk"),
-        default="python",
-        help="load generator: the built-in asyncio client (default) or wrk",
+        choices=("both", "wrk", "python"),
+        default="both",
+        help="wrk (the primary figure), the built-in asyncio client, or both (default)",
     )
     parser.add_argument(
         "--database-url",
@@ -409,9 +432,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=2, help="random seed (2)")
     args = parser.parse_args(argv)
-    if args.generator == "wrk" and shutil.which("wrk") is None:
-        parser.error("wrk is not installed (apt-get install wrk)")
+    if args.generator != "python" and shutil.which("wrk") is None:
+        parser.error("wrk is not installed (apt-get install wrk), or use --generator python")
     return args
+
+
+def run_rounds(plan: Plan, generator: str) -> list[tuple[LoadResult, LoadResult]]:
+    """Alternate vgen and bare (A B A B ...), each on a freshly started server."""
+    if generator == "wrk":
+        example = wrk_command(plan.wrk_spec(0, 0), Path("rotate.lua"), duration_s=10)
+        example[-2] = "Authorization: Bearer <admin key>"
+        shown = " ".join(f"'{a}'" if " " in a else a for a in example[:-1])
+        print(
+            f"\nwrk: `{shown} http://127.0.0.1:PORT`, rotating over {plan.args.ids} completed ids"
+        )
+    else:
+        print(
+            "\npython: pure-Python asyncio raw-socket HTTP/1.1 client on uvloop, 1 process, "
+            f"random ids of every state; {plan.args.connections} keep-alive connections"
+        )
+    rounds = []
+    for round_no in range(1, plan.args.rounds + 1):
+        vgen = measure(plan, "vgen", generator=generator, round_no=round_no)
+        print(f"round {round_no}  {describe('vgen', vgen)}")
+        bare = measure(plan, "bare", generator=generator, round_no=round_no)
+        print(f"round {round_no}  {describe('bare', bare)}   ratio {vgen.rps / bare.rps:.3f}")
+        rounds.append((bare, vgen))
+    report(generator, rounds)
+    return rounds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -431,28 +479,20 @@ def main(argv: list[str] | None = None) -> int:
             f"{time.perf_counter() - started:.1f} s; worker off"
         )
         plan = Plan(settings_kwargs, seeded, sample_body(settings_kwargs, seeded), args, Path(tmp))
-        generator = (
-            "wrk -t1 (Lua: random ids)"
-            if args.generator == "wrk"
-            else "pure-Python asyncio raw-socket HTTP/1.1 client on uvloop, 1 process"
-        )
-        print(f"generator: {generator}; {args.connections} keep-alive connections, no pipelining")
         print(
             f"bare body: {len(plan.body)} bytes (a real completed-task response); "
-            f"{args.warmup:g} s warm-up + {args.duration:g} s measured per run\n"
+            f"{args.warmup:g} s warm-up + {args.duration:g} s measured per run"
         )
-        rounds = []
-        for round_no in range(1, args.rounds + 1):
-            bare = measure(plan, "bare", round_no=round_no)
-            print(f"round {round_no}  {describe('bare', bare)}")
-            vgen = measure(plan, "vgen", round_no=round_no)
-            print(f"round {round_no}  {describe('vgen', vgen)}   ratio {vgen.rps / bare.rps:.3f}")
-            rounds.append((bare, vgen))
-        report(rounds)
-        status = report_errors([result for pair in rounds for result in pair])
+        generators = ("wrk", "python") if args.generator == "both" else (args.generator,)
+        results = []
+        for generator in generators:
+            results += [result for pair in run_rounds(plan, generator) for result in pair]
+        status = report_errors(results)
         if args.profile:
             profile_path = Path(tmp) / "vgen.prof"
-            profiled = measure(plan, "vgen", round_no=0, profile_path=profile_path)
+            profiled = measure(
+                plan, "vgen", generator="python", round_no=0, profile_path=profile_path
+            )
             print(f"\nprofiled run  {describe('vgen', profiled)}")
             print_profile(profile_path)
     return status

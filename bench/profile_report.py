@@ -19,7 +19,7 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("DB read (SQLAlchemy Core + sqlite3/psycopg)", ("sqlalchemy", "vgen/store/", "psycopg")),
     (
         "vgen route + body (get_video, render_task, task_body)",
-        ("vgen/api/veo", "vgen/service/", "vgen/api/deps"),
+        ("vgen/api/veo", "vgen/api/middleware", "vgen/service/", "vgen/api/deps"),
     ),
     (
         "thread-pool hop (FastAPI runs sync `def` dependencies in threads)",

@@ -74,16 +74,21 @@ def test_sdk_video_goes_queued_in_progress_completed_with_defaults(
         )
         assert video.id.startswith("vgen_") and video.prompt == "a lighthouse at dusk"
         statuses: list[str] = []
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
+        responses = []
+
+        def is_done() -> bool:
             raw = client.videos.with_raw_response.retrieve(video.id)
+            responses.append(raw)
             body = raw.http_response.json()
             assert set(body) == VIDEO_FIELDS and isinstance(body["created_at"], int)
             statuses.append(body["status"])
             if body["status"] in ("completed", "failed"):
-                break
+                return True
             assert int(raw.headers["openai-poll-after-ms"]) > 0
-            time.sleep(0.05)
+            return False
+
+        wait_for(is_done, timeout_s=120, message=f"video {video.id} to finish")
+        raw = responses[-1]
         assert set(statuses) <= {"queued", "in_progress", "completed"}, statuses
         assert "in_progress" in statuses and statuses[-1] == "completed", statuses
         assert "openai-poll-after-ms" not in raw.headers

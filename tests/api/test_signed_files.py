@@ -3,7 +3,6 @@ URLs are refused with 403; Range requests get 206."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -11,7 +10,7 @@ import httpx
 import pytest
 
 from tests.api.test_veo_lifecycle import poll_until_done
-from tests.support import LiveServer
+from tests.support import HandClock, LiveServer
 from vgen.config import Settings
 
 
@@ -62,10 +61,14 @@ def test_signed_url_serves_ranges_and_refuses_tampering(server: LiveServer) -> N
         assert response.json()["error"]["type"] == "permission_error"
 
 
-def test_each_query_mints_a_fresh_url_capped_by_retention(server: LiveServer) -> None:
+def test_each_query_mints_a_fresh_url_capped_by_retention(
+    settings: Settings, make_server: Callable[..., LiveServer]
+) -> None:
+    clock = HandClock()
+    server = make_server(settings, clock=clock)
     done = completed_task(server)
-    assert int(done["expires_at"]) <= time.time() + server.settings.signed_url_ttl_seconds + 1
-    time.sleep(1.1)
+    assert int(done["expires_at"]) <= clock() + server.settings.signed_url_ttl_seconds + 1
+    clock.now += 1.1
     with server.client() as client:
         again = client.get(f"/v1/result/{done['id']}").json()
     assert again["video_url"] != done["video_url"]
@@ -74,9 +77,10 @@ def test_each_query_mints_a_fresh_url_capped_by_retention(server: LiveServer) ->
 
 
 def test_expired_url_is_refused(settings: Settings, make_server: Callable[..., LiveServer]) -> None:
-    server = make_server(settings.model_copy(update={"signed_url_ttl_seconds": 1}))
+    clock = HandClock()
+    server = make_server(settings.model_copy(update={"signed_url_ttl_seconds": 1}), clock=clock)
     done = completed_task(server)
-    time.sleep(2.1)
+    clock.now += 2.1
     assert httpx.get(str(done["video_url"]), timeout=30).status_code == 403
 
 

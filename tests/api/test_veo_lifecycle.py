@@ -23,19 +23,21 @@ def poll_until_done(
 ) -> list[dict[str, Any]]:
     """Every distinct response body seen until the task is terminal."""
     seen: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+
+    def is_done() -> bool:
         response = client.get(f"/v1/result/{task_id}")
         assert response.status_code == 200, response.text
         body = response.json()
         if not seen or body != seen[-1]:
             seen.append(body)
         if body["status"] in ("completed", "failed"):
-            return seen
+            return True
         assert response.headers["Retry-After"].isdigit()
         assert int(response.headers["openai-poll-after-ms"]) > 0
-        time.sleep(0.1)
-    pytest.fail(f"task {task_id} did not finish; last: {seen[-1] if seen else None}")
+        return False
+
+    wait_for(is_done, timeout_s=timeout_s, message=f"task {task_id} to finish")
+    return seen
 
 
 def test_text_only_task_goes_queued_processing_completed(server: LiveServer) -> None:

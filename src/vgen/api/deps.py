@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -47,5 +48,12 @@ async def current_key(request: Request) -> ApiKey:
     return await services.auth.authenticate(request.headers.get("authorization"))
 
 
+async def get_clock(request: Request) -> Callable[[], float]:
+    """The app's clock (`create_app(clock=...)`): every wall-clock reading of the API."""
+    clock: Callable[[], float] = request.app.state.clock
+    return clock
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
 KeyDep = Annotated[ApiKey, Depends(current_key)]
+ClockDep = Annotated[Callable[[], float], Depends(get_clock)]

@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from vgen.domain.errors import (
     AuthenticationFailed,
+    EngineError,
     IdempotencyConflict,
     InvalidRequest,
     NotFound,
@@ -49,6 +50,12 @@ _STATUS: tuple[tuple[type[VgenError], int, str, str | None], ...] = (
     (RateLimited, 429, "rate_limit_error", "rate_limit_exceeded"),
     (ServiceUnavailable, 503, "service_unavailable_error", "engine_unavailable"),
     (StoreError, 503, "service_unavailable_error", "database_unavailable"),
+    # Engines run in the worker, so in the API an EngineError only comes from decoding an
+    # archived video (`variant=thumbnail`): the worker probed it before completing the task,
+    # so the archive copy is damaged. To the client that is a video the archive no longer holds
+    # usably — the documented 404 for content past retention — and the code says why. Not a
+    # 5xx: SDKs retry those, and no retry can repair the file; the operator gets a logged error.
+    (EngineError, 404, "not_found_error", "video_undecodable"),
 )
 
 _HTTP_TYPES = {
@@ -82,23 +89,31 @@ def response_for(exc: VgenError) -> Response:
         if isinstance(exc, cls):
             code = getattr(exc, "code", None) or default_code
             param = getattr(exc, "param", None)
-            headers = None
-            if isinstance(exc, ServiceUnavailable | RateLimited):
-                headers = {"Retry-After": str(max(1, round(exc.retry_after_s)))}
+            message = exc.message
             if isinstance(exc, StoreError):
                 log.error("database error: %s", exc.message, exc_info=exc)
-                headers = {"Retry-After": "5"}
-            if isinstance(exc, AuthenticationFailed):
-                headers = {"WWW-Authenticate": "Bearer"}
-            if status == 409:
-                # Stainless SDKs (the openai SDK) retry a 409 unless told not to; a repeat of
-                # these requests gets the same answer.
-                headers = {"x-should-retry": "false"}
+            if isinstance(exc, EngineError):
+                log.error("an archived video does not decode: %s", exc.message)
+                message = "The archived video cannot be decoded, so it cannot be served."
             return error_response(
-                status, exc.message, type_=type_, code=code, param=param, headers=headers
+                status, message, type_=type_, code=code, param=param, headers=_headers(exc, status)
             )
     log.error("unmapped domain error %r", exc)
     return internal_error()
+
+
+def _headers(exc: VgenError, status: int) -> dict[str, str] | None:
+    if isinstance(exc, ServiceUnavailable | RateLimited):
+        return {"Retry-After": str(max(1, round(exc.retry_after_s)))}
+    if isinstance(exc, StoreError):
+        return {"Retry-After": "5"}
+    if isinstance(exc, AuthenticationFailed):
+        return {"WWW-Authenticate": "Bearer"}
+    if status == 409:
+        # Stainless SDKs (the openai SDK) retry a 409 unless told not to; a repeat of these
+        # requests gets the same answer.
+        return {"x-should-retry": "false"}
+    return None
 
 
 def internal_error() -> Response:

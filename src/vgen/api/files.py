@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import time
-
 from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import FileResponse, Response
 
-from vgen.api.deps import KeyDep, ServicesDep
+from vgen.api.deps import ClockDep, KeyDep, ServicesDep
 from vgen.api.veo import json_response
 from vgen.domain.errors import InvalidRequest, NotFound, PayloadTooLarge, PermissionDenied
 from vgen.domain.files import asset_ref
@@ -57,12 +55,12 @@ async def upload_file(request: Request, key: KeyDep, services: ServicesDep) -> R
 
 @router.api_route("/files/inputs/{file_id}", methods=["GET", "HEAD"], include_in_schema=False)
 async def download_input(
-    file_id: str, services: ServicesDep, exp: str = "", sig: str = ""
+    file_id: str, services: ServicesDep, clock: ClockDep, exp: str = "", sig: str = ""
 ) -> Response:
     """Serve an input image to an upstream engine that fetches images by URL (signed, like
     video URLs: vgen mints them for the upstream; they expire)."""
     if not services.signer.is_valid(
-        f"inputs/{file_id}", expires_at=exp, signature=sig, now=time.time()
+        f"inputs/{file_id}", expires_at=exp, signature=sig, now=clock()
     ):
         raise PermissionDenied("This file URL is invalid or has expired.")
     stored = await services.store.files.get_any(file_id)
@@ -74,11 +72,11 @@ async def download_input(
 
 @router.api_route("/files/{task_id}/video.mp4", methods=["GET", "HEAD"], include_in_schema=False)
 async def download_video(
-    task_id: str, services: ServicesDep, exp: str = "", sig: str = ""
+    task_id: str, services: ServicesDep, clock: ClockDep, exp: str = "", sig: str = ""
 ) -> Response:
     """Stream an archived video. Needs the `exp` and `sig` of a URL vgen minted; honours Range."""
     path = f"{task_id}/video.mp4"
-    if not services.signer.is_valid(path, expires_at=exp, signature=sig, now=time.time()):
+    if not services.signer.is_valid(path, expires_at=exp, signature=sig, now=clock()):
         raise PermissionDenied(
             "This file URL is invalid or has expired; fetch the task again for a fresh video_url."
         )

@@ -4,13 +4,12 @@ day (API.md §3). Days are UTC; `from`/`to` are dates (`YYYY-MM-DD`) or Unix sec
 from __future__ import annotations
 
 import datetime as dt
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from vgen.api.deps import KeyDep, ServicesDep
+from vgen.api.deps import ClockDep, KeyDep, ServicesDep
 from vgen.api.veo import json_response
 from vgen.domain.errors import InvalidRequest
 from vgen.store.usage import utc_day
@@ -25,11 +24,12 @@ router = APIRouter()
 async def usage(
     key: KeyDep,
     services: ServicesDep,
+    clock: ClockDep,
     from_: Annotated[str | None, Query(alias="from")] = None,
     to: str | None = None,
 ) -> Response:
     """Video-seconds produced and tasks ended, per day and model, for the caller's tenant."""
-    last = _day(to, "to") if to else dt.date.fromisoformat(utc_day(time.time()))
+    last = _day(to, "to") if to else dt.date.fromisoformat(utc_day(clock()))
     first = _day(from_, "from") if from_ else last - dt.timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
         raise InvalidRequest("from must not be after to.", param="from")

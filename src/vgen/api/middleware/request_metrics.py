@@ -1,0 +1,52 @@
+"""Every HTTP request counted and timed for `/metrics` by (method, route template, status).
+
+It sits outside every other middleware of ours, so status polls answered by the fast path are
+counted too; the route template is whatever `scope["route"]` names once the request is answered.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+
+from prometheus_client import Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from vgen.metrics import HTTP_LATENCY, HTTP_REQUESTS
+
+# Label values must stay few: any other method a client invents is counted as OTHER.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class RequestMetrics:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # what the client sees if the app fails before answering
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+            count, latency = _series(method, route, status)
+            count.inc()
+            latency.observe(time.perf_counter() - started)
+
+
+@functools.cache
+def _series(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
+    """The request counter and latency histogram of one (method, route, status); looked up
+    once, since `labels()` costs more than the observation itself."""
+    return HTTP_REQUESTS.labels(method, route, str(status)), HTTP_LATENCY.labels(method, route)
