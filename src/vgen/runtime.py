@@ -112,7 +112,11 @@ async def open_runtime(
             load_signing_secret(settings.signing_secret, settings.data_dir),
             public_url=settings.resolved_public_url(),
         )
-        task_bodies = TaskBodies(signer=signer, ttl_s=settings.signed_url_ttl_seconds)
+        task_bodies = TaskBodies(
+            signer=signer,
+            ttl_s=settings.signed_url_ttl_seconds,
+            presign=lambda key, expires_at: storage.presigned_url(key, expires_at=expires_at),
+        )
         webhook_http = await stack.enter_async_context(webhook_http_client())
         yield Runtime(
             settings=settings,

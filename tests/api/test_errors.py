@@ -1,5 +1,6 @@
 """What clients see when a request fails (API.md §0), pinned byte for byte per dialect: the error
-bodies of 400/401/404/409/429 and of an unexpected exception (500), and the 404 of a thumbnail
+bodies of 400/401/404/409/429, of a storage fault (503) and of an unexpected exception (500),
+and the 404 of a thumbnail
 asked of an archived video that no longer decodes."""
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from tests.images import data_url, scene_image
 from tests.support import LiveServer
 from vgen.config import Settings
 from vgen.store.store import Store
+from vgen.store.tables import tasks
 
 UNKNOWN = "vgen_" + "0" * 24
 CREATE = {"model": "veo_3_1_fast", "prompt": "sea"}
@@ -59,10 +62,32 @@ def one_task_key(server: LiveServer) -> str:
     return key
 
 
+STORAGE_DOWN = (
+    b'{"error":{"message":"archive write failed: No such file or directory",'
+    b'"type":"service_unavailable_error","code":"storage_unavailable","param":null}}'
+)
+
+
 def break_the_archive(server: LiveServer) -> None:
-    """A real fault no request can cause: the archive's staging directory vanished, so storing
-    any image fails with an OSError that nothing maps."""
+    """A storage fault: the archive's staging directory vanished, so storing any image fails
+    (transient, 503; the message names no server path)."""
     shutil.rmtree(server.settings.data_dir / "archive" / ".staging")
+
+
+def corrupt_the_stored_request(server: LiveServer, task_id: str) -> None:
+    """A real fault no request can cause: the task row's stored request is not JSON any more,
+    so reading the task raises an error nothing maps."""
+
+    async def corrupt() -> None:
+        store = Store.open(server.settings.resolved_database_url())
+        try:
+            await store.database.execute(
+                sa.update(tasks).where(tasks.c.id == task_id).values(request="{not json")
+            )
+        finally:
+            await store.close()
+
+    asyncio.run(corrupt())
 
 
 def test_veo_task_dialect_error_bodies(idle_server: LiveServer) -> None:
@@ -95,7 +120,9 @@ def test_veo_task_dialect_error_bodies(idle_server: LiveServer) -> None:
     with idle_server.client() as client:
         image = data_url(scene_image())
         response = client.post("/v1/veo/videos", json={**CREATE, "first_image": image})
-    assert_pinned(response, 500, INTERNAL)
+        assert_pinned(response, 503, STORAGE_DOWN, retry_after="5")
+        corrupt_the_stored_request(idle_server, task_id)
+        assert_pinned(client.get("/v1/veo/videos"), 500, INTERNAL)
 
 
 def test_openai_dialect_error_bodies(idle_server: LiveServer) -> None:
@@ -129,7 +156,9 @@ def test_openai_dialect_error_bodies(idle_server: LiveServer) -> None:
     with idle_server.client() as client:
         reference = {"image_url": data_url(scene_image())}
         response = client.post("/v1/videos", json={"prompt": "sea", "input_reference": reference})
-    assert_pinned(response, 500, INTERNAL)
+        assert_pinned(response, 503, STORAGE_DOWN, retry_after="5")
+        corrupt_the_stored_request(idle_server, video_id)
+        assert_pinned(client.get(f"/v1/videos/{video_id}"), 500, INTERNAL)
 
 
 def complete_by_hand(server: LiveServer, *, artifact: bytes) -> str:

@@ -117,7 +117,6 @@ async def test_a_missing_key_reads_as_absent(storage: ArchiveStorage) -> None:
     assert await storage.open_range("videos/none.mp4", start=10, end=20) is None
     assert await storage.fetch_to("videos/none.mp4", target) is False
     assert not target.exists()
-    assert await storage.local_path("videos/none.mp4") is None
 
 
 async def test_delete_is_idempotent(storage: ArchiveStorage) -> None:
@@ -167,13 +166,13 @@ async def test_a_stopped_reader_releases_its_source(storage: ArchiveStorage) -> 
     assert await storage.exists("videos/t4/a.mp4")
 
 
-async def test_the_transitional_local_path_has_the_object_bytes(storage: ArchiveStorage) -> None:
+async def test_fetch_to_copies_the_object_bytes(storage: ArchiveStorage) -> None:
     await storage.put_bytes("inputs/f3.png", DATA)
+    target = storage.staging_dir() / "f3-copy.png"
 
-    path = await storage.local_path("inputs/f3.png")
+    assert await storage.fetch_to("inputs/f3.png", target)
 
-    assert path is not None
-    assert path.read_bytes() == DATA
+    assert target.read_bytes() == DATA
 
 
 async def test_a_presigned_url_downloads_the_exact_bytes(storage: ArchiveStorage) -> None:

@@ -26,6 +26,7 @@ from vgen.domain.errors import (
     QuotaExceeded,
     RateLimited,
     ServiceUnavailable,
+    StorageUnavailable,
     StoreError,
     TaskFinished,
     UnsupportedMedia,
@@ -50,6 +51,7 @@ _STATUS: tuple[tuple[type[VgenError], int, str, str | None], ...] = (
     (RateLimited, 429, "rate_limit_error", "rate_limit_exceeded"),
     (ServiceUnavailable, 503, "service_unavailable_error", "engine_unavailable"),
     (StoreError, 503, "service_unavailable_error", "database_unavailable"),
+    (StorageUnavailable, 503, "service_unavailable_error", "storage_unavailable"),
     # Engines run in the worker, so in the API an EngineError only comes from decoding an
     # archived video (`variant=thumbnail`): the worker probed it before completing the task,
     # so the archive copy is damaged. To the client that is a video the archive no longer holds
@@ -90,8 +92,8 @@ def response_for(exc: VgenError) -> Response:
             code = getattr(exc, "code", None) or default_code
             param = getattr(exc, "param", None)
             message = exc.message
-            if isinstance(exc, StoreError):
-                log.error("database error: %s", exc.message, exc_info=exc)
+            if isinstance(exc, StoreError | StorageUnavailable):
+                log.error("%s", exc.message, exc_info=exc)
             if isinstance(exc, EngineError):
                 log.error("an archived video does not decode: %s", exc.message)
                 message = "The archived video cannot be decoded, so it cannot be served."
@@ -105,7 +107,7 @@ def response_for(exc: VgenError) -> Response:
 def _headers(exc: VgenError, status: int) -> dict[str, str] | None:
     if isinstance(exc, ServiceUnavailable | RateLimited):
         return {"Retry-After": str(max(1, round(exc.retry_after_s)))}
-    if isinstance(exc, StoreError):
+    if isinstance(exc, StoreError | StorageUnavailable):
         return {"Retry-After": "5"}
     if isinstance(exc, AuthenticationFailed):
         return {"WWW-Authenticate": "Bearer"}

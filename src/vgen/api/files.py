@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 
+from vgen.api.archive_response import archive_response
 from vgen.api.deps import ClockDep, KeyDep, ServicesDep
 from vgen.api.veo import json_response
 from vgen.domain.errors import InvalidRequest, NotFound, PayloadTooLarge, PermissionDenied
@@ -55,7 +56,12 @@ async def upload_file(request: Request, key: KeyDep, services: ServicesDep) -> R
 
 @router.api_route("/files/inputs/{file_id}", methods=["GET", "HEAD"], include_in_schema=False)
 async def download_input(
-    file_id: str, services: ServicesDep, clock: ClockDep, exp: str = "", sig: str = ""
+    request: Request,
+    file_id: str,
+    services: ServicesDep,
+    clock: ClockDep,
+    exp: str = "",
+    sig: str = "",
 ) -> Response:
     """Serve an input image to an upstream engine that fetches images by URL (signed, like
     video URLs: vgen mints them for the upstream; they expire)."""
@@ -64,15 +70,26 @@ async def download_input(
     ):
         raise PermissionDenied("This file URL is invalid or has expired.")
     stored = await services.store.files.get_any(file_id)
-    local = await services.storage.local_path(stored.storage_key) if stored else None
-    if stored is None or local is None:
+    if stored is None:
         raise NotFound("This file is no longer available.")
-    return FileResponse(local, media_type=stored.mime_type)
+    return await archive_response(
+        services.storage,
+        stored.storage_key,
+        request=request,
+        media_type=stored.mime_type,
+        filename=file_id,
+        missing="This file is no longer available.",
+    )
 
 
 @router.api_route("/files/{task_id}/video.mp4", methods=["GET", "HEAD"], include_in_schema=False)
 async def download_video(
-    task_id: str, services: ServicesDep, clock: ClockDep, exp: str = "", sig: str = ""
+    request: Request,
+    task_id: str,
+    services: ServicesDep,
+    clock: ClockDep,
+    exp: str = "",
+    sig: str = "",
 ) -> Response:
     """Stream an archived video. Needs the `exp` and `sig` of a URL vgen minted; honours Range."""
     path = f"{task_id}/video.mp4"
@@ -83,13 +100,11 @@ async def download_video(
     task = await services.store.tasks.get_any(task_id)
     if task is None or task.state is not TaskState.COMPLETED or task.artifact_key is None:
         raise NotFound("This video is no longer available.")
-    local = await services.storage.local_path(task.artifact_key)
-    if local is None:
-        raise NotFound("This video is no longer available.")
-    return FileResponse(
-        local,
+    return await archive_response(
+        services.storage,
+        task.artifact_key,
+        request=request,
         media_type="video/mp4",
         filename=f"{task_id}.mp4",
-        content_disposition_type="inline",
-        headers={"Cache-Control": "private, max-age=3600"},
+        missing="This video is no longer available.",
     )

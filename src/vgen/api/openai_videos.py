@@ -11,8 +11,9 @@ from typing import Any
 import anyio.to_thread
 from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 
+from vgen.api.archive_response import archive_response
 from vgen.api.body import parse_json, read_limited
 from vgen.api.deps import KeyDep, Services, ServicesDep
 from vgen.api.openai_wire import openai_params, parse_create, video_object
@@ -96,7 +97,7 @@ async def delete_video(video_id: str, key: KeyDep, services: ServicesDep) -> Res
 
 @router.get("/videos/{video_id}/content")
 async def download_content(
-    video_id: str, key: KeyDep, services: ServicesDep, variant: str = "video"
+    request: Request, video_id: str, key: KeyDep, services: ServicesDep, variant: str = "video"
 ) -> Response:
     """The finished video (`variant=video`, MP4) or its first frame (`variant=thumbnail`,
     JPEG), streamed from the archive; honours `Range`. 409 `video_not_ready` until the video
@@ -112,17 +113,16 @@ async def download_content(
             f"Video '{task.id}' is not completed, so it has no {variant} to download.",
         )
     if variant == "video":
-        path = await services.artifacts.video(task)
-        filename = f"{task.id}.mp4"
+        object_key, filename = services.artifacts.video(task), f"{task.id}.mp4"
     else:
-        path = await services.artifacts.thumbnail(task)
-        filename = f"{task.id}.jpg"
-    return FileResponse(
-        path,
+        object_key, filename = await services.artifacts.thumbnail(task), f"{task.id}.jpg"
+    return await archive_response(
+        services.storage,
+        object_key,
+        request=request,
         media_type=media_type,
         filename=filename,
-        content_disposition_type="inline",
-        headers={"Cache-Control": "private, max-age=3600"},
+        missing=f"The video of '{task.id}' is no longer available.",
     )
 
 

@@ -1,12 +1,13 @@
-"""`TaskArtifacts`: a finished task's files in the archive — the video, and its thumbnail cached
-beside it (made once, on first request).
+"""`TaskArtifacts`: a finished task's objects in the archive — the video, and its thumbnail
+cached beside it (made once, on first request) — addressed by key, wherever the archive is.
 
 Invariant: deleting a task's artifacts removes the thumbnail with the video.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import secrets
+from functools import partial
 
 import anyio.to_thread
 
@@ -45,36 +46,37 @@ class TaskArtifacts:
     def __init__(self, *, storage: ArchiveStorage) -> None:
         self._storage = storage
 
-    async def video(self, task: Task | TaskStatus) -> Path:
-        """A readable path of the task's archived video.
+    def video(self, task: Task | TaskStatus) -> str:
+        """The archive key of the task's video.
 
         Raises:
-            NotFound: the task has no video in the archive (not made, or past retention).
+            NotFound: the task has no video (not made, or past retention).
         """
-        path = await self._storage.local_path(task.artifact_key) if task.artifact_key else None
-        if path is None:
+        if not task.artifact_key:
             raise NotFound(f"The video of '{task.id}' is no longer available.")
-        return path
+        return task.artifact_key
 
-    async def thumbnail(self, task: Task | TaskStatus) -> Path:
-        """A readable path of the JPEG of the video's first frame, made now if not cached yet.
+    async def thumbnail(self, task: Task | TaskStatus) -> str:
+        """The archive key of the JPEG of the video's first frame, made now if not cached yet
+        (from a local copy of the video in staging, which the archive may not be).
 
         Raises:
-            NotFound: as `video`.
+            NotFound: as `video`, or the video is gone from the archive.
+            EngineError: the archived video does not decode.
         """
-        video = await self.video(task)
-        assert task.artifact_key is not None  # `video` found it
-        key = thumbnail_key(task.artifact_key)
-        cached = await self._storage.local_path(key)
-        if cached is not None:
-            return cached
+        key = thumbnail_key(self.video(task))
+        if await self._storage.exists(key):
+            return key
+        local = self._storage.staging_dir() / f"thumbnail-{secrets.token_hex(8)}.mp4"
+        try:
+            if not await self._storage.fetch_to(self.video(task), local):
+                raise NotFound(f"The video of '{task.id}' is no longer available.")
+            jpeg = await anyio.to_thread.run_sync(first_frame_jpeg, str(local))
+        finally:
+            await anyio.to_thread.run_sync(partial(local.unlink, missing_ok=True))
         # Two first requests may both render it; put_bytes is atomic, so either copy is whole.
-        jpeg = await anyio.to_thread.run_sync(first_frame_jpeg, str(video))
         await self._storage.put_bytes(key, jpeg)
-        made = await self._storage.local_path(key)
-        if made is None:
-            raise NotFound(f"The video of '{task.id}' is no longer available.")
-        return made
+        return key
 
     async def delete(self, task: Task) -> None:
         """Remove the task's video and thumbnail from the archive (absent files are fine)."""

@@ -78,12 +78,6 @@ class ArchiveStorage(Protocol):
         None when the backend does not presign (local disk, or presigning switched off)."""
         ...
 
-    # Transitional: the callers still read through a local path; they move to `open_range` /
-    # `fetch_to`, and then this goes.
-    async def local_path(self, key: str) -> Path | None:
-        """A readable local path for `key`, or None when it is not stored."""
-        ...
-
     def staging_dir(self) -> Path:
         """A local directory for files being produced (renders, downloads) before `put_file`."""
         ...

@@ -180,10 +180,6 @@ class LocalDiskStorage:
     def presigned_url(self, key: str, *, expires_at: int) -> str | None:
         return None  # files on disk are served by vgen itself, through signed URLs
 
-    async def local_path(self, key: str) -> Path | None:
-        path = self._path(key)
-        return path if path.is_file() else None
-
     def staging_dir(self) -> Path:
         return self._staging
 

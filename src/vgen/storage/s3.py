@@ -6,7 +6,6 @@ module as `StorageUnavailable` whose message names no endpoint, bucket, key or l
 
 from __future__ import annotations
 
-import hashlib
 import mimetypes
 import os
 import re
@@ -196,7 +195,6 @@ class S3Storage:
         def delete() -> None:
             # S3 answers 204 for an absent key too: deleting is idempotent.
             self._client.delete_object(Bucket=self._bucket, Key=full)
-            self._cached_path(key).unlink(missing_ok=True)
 
         with _translated("delete"):
             await anyio.to_thread.run_sync(delete)
@@ -230,18 +228,6 @@ class S3Storage:
                 Params={"Bucket": self._bucket, "Key": self._key(key)},
                 ExpiresIn=expires_in,
             )
-
-    async def local_path(self, key: str) -> Path | None:
-        # Transitional (see ArchiveStorage.local_path): a fresh copy in the staging cache, so
-        # callers that still read files work against a bucket too. `delete` removes the copy.
-        path = self._cached_path(key)
-        with _translated("read"):
-            await anyio.to_thread.run_sync(lambda: path.parent.mkdir(exist_ok=True))
-        return path if await self.fetch_to(key, path) else None
-
-    def _cached_path(self, key: str) -> Path:
-        name = hashlib.sha256(key.encode()).hexdigest()[:32] + Path(key).suffix
-        return self._staging / "objects" / name
 
     def staging_dir(self) -> Path:
         return self._staging

@@ -6,6 +6,7 @@ Invariant: a `video_url` is valid for the URL lifetime but never past the archiv
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,26 +58,41 @@ def _whole_seconds(value: float | None) -> int | float | None:
     return round(value) if abs(value - round(value)) < 0.05 else value
 
 
+Presign = Callable[[str, int], str | None]
+"""`(archive key, expires_at)` → a URL straight to the archive's object, or None (no presigning)."""
+
+
 def signed_task_body(
-    task: Task | TaskStatus, *, signer: UrlSigner, ttl_s: float, now: float
+    task: Task | TaskStatus,
+    *,
+    signer: UrlSigner,
+    ttl_s: float,
+    now: float,
+    presign: Presign | None = None,
 ) -> dict[str, Any]:
     """The §1.2 body with a `video_url` minted now: valid `ttl_s`, never past the archive's
-    retention end (also what webhooks carry)."""
+    retention end (also what webhooks carry). The URL is the archive's own presigned one when
+    `presign` gives one (the bytes then never pass through vgen), else vgen's signed URL."""
     video_url = None
     expires_at = None
     if task.state is TaskState.COMPLETED and task.artifact_key and task.archive_expires_at:
         expires_at = int(min(now + ttl_s, task.archive_expires_at))
         if expires_at > now:
-            video_url = signer.mint_url(f"{task.id}/video.mp4", expires_at=expires_at)
+            presigned = presign(task.artifact_key, expires_at) if presign else None
+            video_url = presigned or signer.mint_url(f"{task.id}/video.mp4", expires_at=expires_at)
     return task_body(task, video_url=video_url, expires_at=expires_at)
 
 
 @dataclass(frozen=True)
 class TaskBodies:
-    """Renders §1.2 bodies with URLs signed by `signer`, valid `ttl_s` from the given `now`."""
+    """Renders §1.2 bodies with URLs valid `ttl_s` from the given `now`: presigned by the
+    archive when it does that (`VGEN_S3_PRESIGNED_URLS`), else signed by `signer`."""
 
     signer: UrlSigner
     ttl_s: float
+    presign: Presign | None = None
 
     def __call__(self, task: Task | TaskStatus, now: float) -> dict[str, Any]:
-        return signed_task_body(task, signer=self.signer, ttl_s=self.ttl_s, now=now)
+        return signed_task_body(
+            task, signer=self.signer, ttl_s=self.ttl_s, now=now, presign=self.presign
+        )
