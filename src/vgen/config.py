@@ -23,6 +23,11 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: SQLite file <data_dir>/vgen.db"
     )
+    database_pool_size: int = Field(
+        default=20,
+        ge=1,
+        description="PostgreSQL connections per pool and process (bursts may add twice as many)",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str | None = Field(

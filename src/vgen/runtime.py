@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 
 import anyio
 import anyio.to_thread
@@ -95,7 +96,13 @@ async def open_runtime(
     async with AsyncExitStack() as stack:
         if store is None:
             # Opening runs migrations: blocking work, kept off the event loop.
-            store = await anyio.to_thread.run_sync(Store.open, settings.resolved_database_url())
+            store = await anyio.to_thread.run_sync(
+                partial(
+                    Store.open,
+                    settings.resolved_database_url(),
+                    pool_size=settings.database_pool_size,
+                )
+            )
             stack.push_async_callback(store.close)
         storage = storage or open_storage(settings)
         routing_config = load_routing(settings)

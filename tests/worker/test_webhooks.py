@@ -492,6 +492,10 @@ async def test_running_deliverer_sends_an_event_when_woken(
         _, event_id = await rig.add_event(key_id)
         deliverer.wake()
         await wait_until(lambda: len(receiver.verified) == 1, message="the woken delivery")
+        # The receiver has it; the deliverer records that just after: wait for the record.
+        with anyio.move_on_after(10):
+            while (await rig.event(event_id)).state is not DeliveryState.DELIVERED:
+                await anyio.sleep(0.02)
         group.cancel_scope.cancel()
     assert (await rig.event(event_id)).state is DeliveryState.DELIVERED
 

@@ -8,14 +8,17 @@ PostgreSQL goes through SQLAlchemy's asyncio engine (psycopg 3).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+import psycopg
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.sql import Executable
@@ -57,11 +60,23 @@ def _translated() -> Any:
         raise StoreError(f"database error: {exc.__class__.__name__}") from exc
 
 
+@contextlib.contextmanager
+def _translated_psycopg() -> Any:
+    try:
+        yield
+    except (psycopg.Error, PoolTimeout) as exc:
+        raise StoreError(f"database error: {exc.__class__.__name__}") from exc
+
+
+DEFAULT_POOL_SIZE = 20
+
+
 class Database:
     """Owns the connection(s) to one database. Create with `open_database`."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> None:
         self.url = normalise_url(url)
+        self._poll_pool: AsyncConnectionPool | None = None
         self.dialect = sa.engine.make_url(self.url).get_backend_name()
         if self.dialect == "sqlite":
             self._sync_engine = _sqlite_engine(self.url)
@@ -72,9 +87,20 @@ class Database:
             self._sync_engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
             self._conn = None
             self._raw = None
-            # Sized for many concurrent polls: a pool smaller than the concurrency keeps
-            # opening and closing connections under load.
-            self._async_engine = create_async_engine(self.url, pool_size=20, max_overflow=40)
+            # A pool smaller than the concurrency keeps opening and closing connections under
+            # load; the overflow absorbs bursts (VGEN_DATABASE_POOL_SIZE sizes both pools).
+            self._async_engine = create_async_engine(
+                self.url, pool_size=pool_size, max_overflow=2 * pool_size
+            )
+            self._poll_pool = AsyncConnectionPool(
+                self.libpq_url(),
+                min_size=1,
+                max_size=pool_size,
+                kwargs={"autocommit": True},
+                open=False,
+            )
+            self._poll_pool_lock = asyncio.Lock()
+            self._poll_pool_open = False
 
     def libpq_url(self) -> str:
         """The URL as libpq (psycopg used directly) reads it: without SQLAlchemy's driver."""
@@ -96,6 +122,23 @@ class Database:
                 connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7461)")
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+    async def fetch_raw_postgres(self, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
+        """One row of the hottest read (status polls) on PostgreSQL: psycopg itself, through
+        autocommit connections that prepare the statement once, without SQLAlchemy's asyncio
+        layer, which costs several times the query."""
+        assert self._poll_pool is not None
+        if not self._poll_pool_open:
+            async with self._poll_pool_lock:
+                if not self._poll_pool_open:
+                    with _translated_psycopg():
+                        await self._poll_pool.open(wait=True)
+                    self._poll_pool_open = True
+        with _translated_psycopg():
+            async with self._poll_pool.connection() as conn:
+                cursor = await conn.execute(sql, params, prepare=True)
+                row: tuple[Any, ...] | None = await cursor.fetchone()
+                return row
 
     def raw_sqlite(self) -> Any:
         """The DB-API sqlite3 connection, for the hottest read path only."""
@@ -140,6 +183,8 @@ class Database:
                 yield _AsyncExecutor(conn)
 
     async def close(self) -> None:
+        if self._poll_pool is not None and self._poll_pool_open:
+            await self._poll_pool.close()
         if self._conn is not None:
             self._conn.close()
         if self._async_engine is not None:
@@ -203,8 +248,10 @@ def _sqlite_engine(url: str) -> sa.Engine:
     return engine
 
 
-def open_database(url: str, *, migrate: bool = True) -> Database:
-    database = Database(url)
+def open_database(
+    url: str, *, migrate: bool = True, pool_size: int = DEFAULT_POOL_SIZE
+) -> Database:
+    database = Database(url, pool_size=pool_size)
     if migrate:
         database.migrate()
     return database

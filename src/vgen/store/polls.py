@@ -9,13 +9,10 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-import sqlalchemy as sa
-
 from vgen.domain.keys import ApiKey
 from vgen.domain.tasks import TaskStatus
 from vgen.store.database import Database
 from vgen.store.keys import KEY_COLUMNS, hash_secret, row_to_key
-from vgen.store.tables import api_keys, tasks
 from vgen.store.tasks import STATUS_COLUMNS, status_from_values
 
 _KEYS = len(KEY_COLUMNS)
@@ -25,18 +22,7 @@ _SQL = (
     "FROM api_keys AS k LEFT JOIN tasks AS t ON t.id = ? AND t.tenant_id = k.tenant_id "
     "WHERE k.secret_hash = ? AND k.revoked_at IS NULL"
 )
-_QUERY = (
-    sa.select(*(api_keys.c[c] for c in KEY_COLUMNS), *(tasks.c[c] for c in STATUS_COLUMNS))
-    .select_from(
-        api_keys.outerjoin(
-            tasks,
-            sa.and_(
-                tasks.c.id == sa.bindparam("task_id"), tasks.c.tenant_id == api_keys.c.tenant_id
-            ),
-        )
-    )
-    .where(api_keys.c.secret_hash == sa.bindparam("digest"), api_keys.c.revoked_at.is_(None))
-)
+_PG_SQL = _SQL.replace("?", "%s")  # psycopg's placeholders
 
 
 class PollReader:
@@ -53,8 +39,7 @@ class PollReader:
         if self._db.is_sqlite:
             values = self._db.raw_sqlite().execute(_SQL, (task_id, digest)).fetchone()
         else:
-            row = await self._db.fetch_one(_QUERY, {"task_id": task_id, "digest": digest})
-            values = tuple(row.values()) if row is not None else None
+            values = await self._db.fetch_raw_postgres(_PG_SQL, (task_id, digest))
         if values is None:
             return None, None
         key_values = dict(zip(KEY_COLUMNS, values[:_KEYS], strict=True))

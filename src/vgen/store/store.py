@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from vgen.store.database import Database, open_database
+from vgen.store.database import DEFAULT_POOL_SIZE, Database, open_database
 from vgen.store.files import FileRepository
 from vgen.store.keys import KeyRepository
 from vgen.store.outbox import OutboxRepository
@@ -31,9 +31,10 @@ class Store:
         self.upstream_cancels = UpstreamCancelRepository(database)
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        """Connect and migrate to the newest schema."""
-        return cls(open_database(url))
+    def open(cls, url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> Store:
+        """Connect and migrate to the newest schema; `pool_size` connections per pool
+        (PostgreSQL)."""
+        return cls(open_database(url, pool_size=pool_size))
 
     def runnable_listener(self, on_wake: Callable[[str], None]) -> RunnableTaskListener | None:
         """Wake-ups from other processes when a task becomes claimable (PostgreSQL only)."""
