@@ -123,8 +123,10 @@ class Database:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
-    async def fetch_raw_postgres(self, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
-        """One row of the hottest read (status polls) on PostgreSQL: psycopg itself, through
+    async def fetch_raw_postgres_all(
+        self, sql: str, params: Sequence[Any]
+    ) -> list[tuple[Any, ...]]:
+        """The rows of the hottest read (status polls) on PostgreSQL: psycopg itself, through
         autocommit connections that prepare the statement once, without SQLAlchemy's asyncio
         layer, which costs several times the query."""
         assert self._poll_pool is not None
@@ -137,8 +139,8 @@ class Database:
         with _translated_psycopg():
             async with self._poll_pool.connection() as conn:
                 cursor = await conn.execute(sql, params, prepare=True)
-                row: tuple[Any, ...] | None = await cursor.fetchone()
-                return row
+                rows: list[tuple[Any, ...]] = await cursor.fetchall()
+                return rows
 
     def raw_sqlite(self) -> Any:
         """The DB-API sqlite3 connection, for the hottest read path only."""

@@ -13,6 +13,7 @@ from vgen.domain.keys import ApiKey
 from vgen.domain.tasks import TaskStatus
 from vgen.store.database import Database
 from vgen.store.keys import KEY_COLUMNS, hash_secret, row_to_key
+from vgen.store.poll_batches import PollBatcher
 from vgen.store.tasks import STATUS_COLUMNS, status_from_values
 
 _KEYS = len(KEY_COLUMNS)
@@ -22,12 +23,12 @@ _SQL = (
     "FROM api_keys AS k LEFT JOIN tasks AS t ON t.id = ? AND t.tenant_id = k.tenant_id "
     "WHERE k.secret_hash = ? AND k.revoked_at IS NULL"
 )
-_PG_SQL = _SQL.replace("?", "%s")  # psycopg's placeholders
 
 
 class PollReader:
     def __init__(self, database: Database) -> None:
         self._db = database
+        self._batches = PollBatcher(database)
 
     async def key_and_status(
         self, secret: str, task_id: str
@@ -39,7 +40,7 @@ class PollReader:
         if self._db.is_sqlite:
             values = self._db.raw_sqlite().execute(_SQL, (task_id, digest)).fetchone()
         else:
-            values = await self._db.fetch_raw_postgres(_PG_SQL, (task_id, digest))
+            values = await self._batches.key_and_status_row(task_id, digest)
         if values is None:
             return None, None
         key_values = dict(zip(KEY_COLUMNS, values[:_KEYS], strict=True))
