@@ -55,3 +55,8 @@ WEBHOOK_DELIVERIES = Counter(
     "Webhook delivery attempts, by outcome (delivered, retry, gave_up).",
     ["outcome"],
 )
+STORAGE_FAULTS = Counter(
+    "vgen_storage_faults_total",
+    "Archive (disk or bucket) and local staging operations that failed; transient, retried.",
+    ["operation"],
+)

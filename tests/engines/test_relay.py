@@ -4,7 +4,7 @@ submit once, poll at the configured pace, download, archive; failures and quirks
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,18 +14,9 @@ import pytest
 from tests.api.test_veo_lifecycle import poll_until_done
 from tests.fakes.reseller import ResellerFake
 from tests.images import data_url, scene_image
-from tests.support import LiveServer, ThreadedUvicorn
+from tests.support import LiveServer
 from tests.video import decode_mp4
 from vgen.config import Settings
-
-
-@pytest.fixture
-def reseller(upstream_mp4: bytes) -> Iterator[ResellerFake]:
-    fake = ResellerFake(video=upstream_mp4)
-    server = ThreadedUvicorn(fake.app(), lifespan="off")
-    fake.base_url = server.url
-    yield fake
-    server.stop()
 
 
 @pytest.fixture

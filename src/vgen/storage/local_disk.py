@@ -15,6 +15,7 @@ from typing import BinaryIO
 import anyio.to_thread
 
 from vgen.domain.errors import StorageUnavailable
+from vgen.metrics import STORAGE_FAULTS
 from vgen.storage.base import ByteRange, checked_key, clamp_range
 
 
@@ -25,6 +26,7 @@ def _translated_os_errors(action: str) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
+        STORAGE_FAULTS.labels(action).inc()
         reason = os.strerror(exc.errno) if exc.errno else type(exc).__name__
         raise StorageUnavailable(f"archive {action} failed: {reason}") from exc
 

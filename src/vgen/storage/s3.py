@@ -30,6 +30,7 @@ from botocore.exceptions import (
 )
 
 from vgen.domain.errors import StorageUnavailable
+from vgen.metrics import STORAGE_FAULTS
 from vgen.storage.base import ByteRange, checked_key, clamp_range
 
 if TYPE_CHECKING:
@@ -293,4 +294,5 @@ def _translated(action: str) -> Iterator[None]:
     try:
         yield
     except (BotoCoreError, ClientError, Boto3Error, OSError) as exc:
+        STORAGE_FAULTS.labels(action).inc()
         raise StorageUnavailable(f"archive {action} failed: {_reason(exc)}") from exc

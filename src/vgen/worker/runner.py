@@ -29,7 +29,7 @@ from vgen.engines.base import Engine, EngineJob
 from vgen.engines.calls import AttemptCalls, counting_calls
 from vgen.logs import task_context
 from vgen.media.probe import probe_video
-from vgen.metrics import TASK_UPSTREAM_CALLS, TASKS_FINISHED
+from vgen.metrics import STORAGE_FAULTS, TASK_UPSTREAM_CALLS, TASKS_FINISHED
 from vgen.service.artifacts import remove_videos, video_prefix
 from vgen.storage.base import ArchiveStorage
 from vgen.storage.signing import UrlSigner
@@ -200,6 +200,7 @@ class Worker:
             if exc.errno not in DISK_FAULT_ERRNOS:  # (TimeoutError, the deadline, has none)
                 raise
             # The local staging disk failed (full, read-only): transient, retried.
+            STORAGE_FAULTS.labels("staging").inc()
             raise StorageUnavailable.from_os_error("writing the local staging copy", exc) from exc
         finally:
             with anyio.CancelScope(shield=True):
