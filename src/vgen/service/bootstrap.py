@@ -33,27 +33,35 @@ async def ensure_admin_key(
     otherwise None."""
     # Only if there never was an admin key: `vgen keys create` may have made other keys before
     # the first start, and a revoked admin key must not come back by itself.
-    if await store.keys.count(admin_only=True) > 0:
-        return None
     secret, webhook_secret = new_api_key_secret(), new_webhook_secret()
-    await store.keys.create(
+    created = await store.keys.create_first_admin(
         key_id=new_key_id(),
         tenant_id=DEFAULT_TENANT,
-        name="admin",
         secret=secret,
-        is_admin=True,
-        now=clock(),
         webhook_secret=webhook_secret,
+        now=clock(),
     )
+    if not created:  # one exists or existed (made by another process starting just now too)
+        return None
     write_private(data_dir / ADMIN_WEBHOOK_SECRET_FILE, webhook_secret + "\n")
     write_private(data_dir / ADMIN_KEY_FILE, secret + "\n")
     return secret
 
 
 def load_signing_secret(configured: str | None, data_dir: Path) -> bytes:
+    """`VGEN_SIGNING_SECRET`, else the data dir's `signing.key`, made by the first process that
+    gets there: created exclusively and written whole under a temporary name, so processes
+    starting at once on one data dir all read the same secret."""
     if configured:
         return configured.encode()
     path = data_dir / SIGNING_KEY_FILE
     if not path.exists():
-        write_private(path, secrets.token_hex(32))
+        draft = path.with_name(f".{SIGNING_KEY_FILE}.{secrets.token_hex(4)}")
+        write_private(draft, secrets.token_hex(32))
+        try:
+            os.link(draft, path)  # fails if another process made it first: theirs wins
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return path.read_text().strip().encode()

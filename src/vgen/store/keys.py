@@ -81,6 +81,33 @@ class KeyRepository:
         )
         return ApiKey(key_id, tenant_id, name, is_admin, now, None, limits, webhook_url)
 
+    async def create_first_admin(
+        self, *, key_id: str, tenant_id: str, secret: str, webhook_secret: str, now: float
+    ) -> bool:
+        """Create the admin key unless an admin key ever existed; False if one did. Atomic
+        across processes (two first starts at once make one key): the insert carries its own
+        NOT EXISTS, and on PostgreSQL an advisory lock serialises the check with the insert."""
+        values = {
+            "id": key_id,
+            "tenant_id": tenant_id,
+            "name": "admin",
+            "secret_hash": hash_secret(secret),
+            "is_admin": True,
+            "created_at": now,
+            "webhook_secret": webhook_secret,
+        }
+        row = sa.select(*(sa.literal(v, type_=api_keys.c[k].type) for k, v in values.items()))
+        never_an_admin = ~sa.exists().where(api_keys.c.is_admin.is_(True))
+        insert = (
+            sa.insert(api_keys)
+            .from_select(list(values), row.where(never_an_admin))
+            .returning(api_keys.c.id)  # rowcount is not reliable for INSERT … SELECT
+        )
+        async with self._db.transaction() as tx:
+            if not self._db.is_sqlite:  # SQLite: one writer at a time already
+                await tx.fetch_one(sa.text("SELECT pg_advisory_xact_lock(7462)"))
+            return await tx.fetch_one(insert) is not None
+
     async def find_active(self, secret: str) -> ApiKey | None:
         """The unrevoked key whose secret this is. The lookup is an exact match on the hash,
         and the hashes are compared again in constant time, so timing reveals nothing about
