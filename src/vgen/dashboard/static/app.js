@@ -1,0 +1,472 @@
+// The dashboard (API.md §8): sign in, create, watch, play, cancel, usage and admin keys.
+import { ApiError, call, callJson, contentUrl, retryAfter, session, upload } from "./api.js";
+
+const $ = (id) => document.getElementById(id);
+const ACTIVE = new Set(["queued", "processing"]);
+const IDLE_POLL_S = 10;
+const state = { models: [], tasks: new Map(), order: [], hasMore: false, selected: null,
+  timer: null, blobs: [], detailKey: "" };
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (name === "class") node.className = value;
+    else node.setAttribute(name, value);
+  }
+  node.append(...children);
+  return node;
+}
+
+/** The status word of API.md §8, from the two dialects' bodies of one task. */
+function statusWord(veo, openai) {
+  if (openai?.error?.code === "cancelled") return "cancelled";
+  if (veo) return veo.status;
+  return openai.status === "in_progress" ? "processing" : openai.status;
+}
+
+function age(seconds) {
+  const s = Math.max(0, Math.round(Date.now() / 1000 - seconds));
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86400)} d ago`;
+}
+
+function shorten(text, n = 80) {
+  return text.length > n ? `${text.slice(0, n - 1)}…` : text;
+}
+
+// ---- sign in / out -------------------------------------------------------------------------
+
+async function signIn(key) {
+  const me = await callJson("/dashboard/session.json", { key });
+  session.key = key;
+  state.models = me.models;
+  $("who").textContent = `${me.key.name} · ${me.key.tenant_id}`;
+  $("nav-admin").hidden = !me.key.admin;
+  $("sign-in-view").hidden = true;
+  $("nav").hidden = false;
+  $("sign-out").hidden = false;
+  fillModels();
+  show("tasks");
+  await refresh();
+}
+
+function signOut() {
+  session.key = null;
+  clearTimeout(state.timer);
+  closeDetail();
+  state.tasks.clear();
+  state.order = [];
+  $("task-list").replaceChildren();
+  $("api-key").value = "";
+  for (const id of ["tasks-view", "usage-view", "admin-view", "nav", "sign-out"]) $(id).hidden = true;
+  $("who").textContent = "";
+  $("sign-in-view").hidden = false;
+  $("api-key").focus();
+}
+
+function show(view) {
+  for (const name of ["tasks", "usage", "admin"]) {
+    $(`${name}-view`).hidden = name !== view;
+    const tab = document.querySelector(`[data-view="${name}"]`);
+    if (name === view) tab.setAttribute("aria-current", "page");
+    else tab.removeAttribute("aria-current");
+  }
+  if (view === "usage") loadUsage().catch(report);
+  if (view === "admin") loadKeys().catch(report);
+}
+
+// ---- create --------------------------------------------------------------------------------
+
+function fillModels() {
+  $("model").replaceChildren(...state.models.map((m) => el("option", { value: m.id }, m.id)));
+  fillModelOptions();
+}
+
+function fillModelOptions() {
+  const model = state.models.find((m) => m.id === $("model").value);
+  if (!model) return;
+  const keep = (select, values, fallback) => {
+    const old = select.value;
+    select.replaceChildren(...values.map((v) => el("option", { value: String(v) }, String(v))));
+    select.value = values.map(String).includes(old) ? old : String(fallback);
+  };
+  keep($("resolution"), model.resolutions, model.resolutions.includes("720p") ? "720p" : model.resolutions[0]);
+  keep($("duration"), model.durations, model.default_duration);
+}
+
+function clearErrors(form) {
+  for (const node of form.querySelectorAll(".error")) node.textContent = "";
+  for (const node of form.querySelectorAll("[aria-invalid]")) node.removeAttribute("aria-invalid");
+}
+
+const PARAM_ALIASES = { image_urls: "input_reference", seconds: "duration", size: "resolution" };
+
+/** Show a server error next to the field its `param` names, else in `fallbackId`. */
+function showError(error, fallbackId) {
+  const param = PARAM_ALIASES[error.param] || error.param;
+  const slot = param && document.getElementById(`${param}-error`);
+  const target = slot && !slot.closest("[hidden]") ? slot : $(fallbackId);
+  target.textContent = error.message;
+  const input = slot && document.querySelector(`[aria-describedby~="${param}-error"]`);
+  if (input && target === slot) input.setAttribute("aria-invalid", "true");
+}
+
+async function imageRef(fileInput, urlInput) {
+  const file = fileInput.files[0];
+  if (file) return upload(file);
+  return urlInput.value.trim() || null;
+}
+
+async function createBody() {
+  const body = {
+    model: $("model").value,
+    prompt: $("prompt").value,
+    resolution: $("resolution").value,
+    aspect_ratio: $("aspect-ratio").value,
+    duration: Number($("duration").value),
+  };
+  const mode = $("image-mode").value;
+  if (mode === "frames") {
+    const first = await imageRef($("first-file"), $("first-url"));
+    const last = await imageRef($("last-file"), $("last-url"));
+    if (first) body.first_image = first;
+    if (last) body.last_image = last;
+  } else if (mode === "references") {
+    const refs = [];
+    for (const file of $("ref-files").files) refs.push(await upload(file));
+    refs.push(...$("ref-urls").value.split("\n").map((s) => s.trim()).filter(Boolean));
+    body.input_reference = refs;
+  }
+  return body;
+}
+
+async function create(event) {
+  event.preventDefault();
+  const form = $("create");
+  clearErrors(form);
+  $("generate").disabled = true;
+  $("create-status").textContent = "";
+  try {
+    const task = await callJson("/v1/veo/videos", { method: "POST", json: await createBody() });
+    $("create-status").textContent = `Created ${task.id}`;
+    await refresh();
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    showError(error, "create-error");
+  } finally {
+    $("generate").disabled = false;
+  }
+}
+
+// ---- task list -----------------------------------------------------------------------------
+
+async function fetchPage(limit, after) {
+  const query = `limit=${limit}${after ? `&after=${encodeURIComponent(after)}` : ""}`;
+  const [veo, openai] = await Promise.all([
+    callJson(`/v1/veo/videos?${query}`),
+    callJson(`/v1/videos?${query}`),
+  ]);
+  const byId = new Map(openai.data.map((v) => [v.id, v]));
+  return { tasks: veo.data.map((v) => ({ veo: v, openai: byId.get(v.id) })), veo };
+}
+
+function upsert(entry) {
+  const { veo, openai } = entry;
+  const word = statusWord(veo, openai);
+  state.tasks.set(veo.id, { ...entry, word });
+  let item = document.querySelector(`li[data-id="${veo.id}"]`);
+  if (!item) {
+    const button = el("button", { type: "button", "aria-describedby": `row-${veo.id}` });
+    button.addEventListener("click", () => openDetail(veo.id));
+    item = el("li", { "data-id": veo.id, id: `row-${veo.id}` }, button);
+  }
+  const button = item.querySelector("button");
+  const parts = [
+    el("span", { class: "task-prompt" }, shorten(openai?.prompt || "")),
+    el("span", { class: `status ${word}` }, word),
+    el("span", { class: "task-meta" },
+      el("span", { class: "task-id" }, veo.id), ` · ${veo.model} · ${veo.engine || "—"} · ${age(veo.created)}`),
+  ];
+  if (word === "processing") {
+    parts.push(el("progress", { max: "100", value: String(veo.progress || 0), "aria-label": `Progress ${veo.progress || 0}%` }));
+  }
+  button.replaceChildren(...parts);
+  item.classList.toggle("selected", state.selected === veo.id);
+  return item;
+}
+
+function renderList() {
+  const items = state.order.map((id) => document.querySelector(`li[data-id="${id}"]`));
+  $("task-list").replaceChildren(...items.filter(Boolean));
+  $("list-empty").hidden = state.order.length > 0;
+  $("more").hidden = !state.hasMore;
+}
+
+/** Reload the pages shown so far (newest first), then schedule the next poll. */
+async function refresh() {
+  clearTimeout(state.timer);
+  let delay = IDLE_POLL_S;
+  try {
+    const limit = Math.min(100, Math.max(20, state.order.length));
+    const page = await fetchPage(limit, null);
+    const items = page.tasks.map(upsert);
+    state.order = page.tasks.map((t) => t.veo.id);
+    state.hasMore = page.veo.has_more;
+    $("task-list").replaceChildren(...items);
+    renderList();
+    delay = await pollHint(page.tasks);
+    if (state.selected && state.tasks.has(state.selected)) await renderDetail(state.selected);
+    else if (state.selected) closeDetail();
+    $("list-error")?.remove();
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    if (error.status === 401) return signOut();
+    delay = error.retryAfterS ?? IDLE_POLL_S;
+  } finally {
+    if (session.key) state.timer = setTimeout(() => refresh().catch(report), delay * 1000);
+  }
+}
+
+/** While a task is active, its status poll's Retry-After says when to look again. */
+async function pollHint(tasks) {
+  const active = tasks.find((t) => ACTIVE.has(t.veo.status));
+  if (!active) return IDLE_POLL_S;
+  const response = await call(`/v1/result/${encodeURIComponent(active.veo.id)}`);
+  return retryAfter(response, 2);
+}
+
+async function loadMore() {
+  const after = state.order[state.order.length - 1];
+  const page = await fetchPage(20, after);
+  for (const task of page.tasks) {
+    upsert(task);
+    state.order.push(task.veo.id);
+  }
+  state.hasMore = page.veo.has_more;
+  const items = state.order.map((id) => document.querySelector(`li[data-id="${id}"]`) || upsert(state.tasks.get(id)));
+  $("task-list").replaceChildren(...items);
+  renderList();
+}
+
+// ---- task detail ---------------------------------------------------------------------------
+
+function forgetBlobs() {
+  for (const url of state.blobs) URL.revokeObjectURL(url);
+  state.blobs = [];
+}
+
+async function openDetail(id) {
+  state.selected = id;
+  state.detailKey = "";
+  for (const li of $("task-list").children) li.classList.toggle("selected", li.dataset.id === id);
+  $("detail").hidden = false;
+  await renderDetail(id);
+  $("detail").focus();
+}
+
+function closeDetail() {
+  state.selected = null;
+  state.detailKey = "";
+  forgetBlobs();
+  $("detail-media").replaceChildren();
+  $("detail").hidden = true;
+}
+
+async function renderDetail(id) {
+  const { veo, openai, word } = state.tasks.get(id);
+  $("detail-title").textContent = `Task ${id}`;
+  const status = $("detail-status");
+  status.textContent = word;
+  status.className = `status ${word}`;
+  $("detail-progress").hidden = word !== "processing";
+  $("detail-progress").value = veo.progress || 0;
+  $("detail-error").textContent = word === "failed" ? (openai?.error?.message || veo.error || "") : "";
+  $("cancel").hidden = !ACTIVE.has(word);
+  const rows = [
+    ["Id", id], ["Prompt", openai?.prompt || ""], ["Model", veo.model], ["Engine", veo.engine || "—"],
+    ["Size", openai?.size || ""], ["Seconds", openai?.seconds || ""],
+    ["Created", new Date(veo.created * 1000).toLocaleString()],
+    ["Completed", veo.completed_at ? new Date(veo.completed_at * 1000).toLocaleString() : "—"],
+  ];
+  $("detail-request").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, String(v))]));
+  await renderRaw();
+  const key = `${id}:${word}`;
+  if (key === state.detailKey) return;
+  state.detailKey = key;
+  forgetBlobs();
+  $("detail-media").replaceChildren();
+  if (word === "completed") await renderMedia(id);
+}
+
+async function renderMedia(id) {
+  const [video, thumb] = await Promise.all([contentUrl(id, "video"), contentUrl(id, "thumbnail")]);
+  state.blobs.push(video, thumb);
+  if (state.selected !== id) return;
+  const player = el("video", { controls: "", muted: "", playsinline: "", preload: "auto", src: video, "aria-label": `Video of ${id}` });
+  player.muted = true;
+  const link = el("a", { href: video, download: `${id}.mp4` }, "Download");
+  $("detail-media").replaceChildren(
+    player,
+    el("figure", {}, el("img", { src: thumb, alt: `Thumbnail of ${id}` }), el("figcaption", { class: "hint" }, "Thumbnail")),
+    el("div", { class: "actions" }, link),
+  );
+}
+
+async function renderRaw() {
+  const id = state.selected;
+  if (!id) return;
+  const path = $("dialect").value === "openai" ? `/v1/videos/${id}` : `/v1/result/${id}`;
+  $("raw").textContent = JSON.stringify(await callJson(path), null, 2);
+}
+
+async function cancelSelected() {
+  await act(() => call(`/v1/veo/videos/${state.selected}/cancel`, { method: "POST" }));
+}
+
+async function deleteSelected() {
+  const id = state.selected;
+  await act(() => call(`/v1/videos/${id}`, { method: "DELETE" }));
+  closeDetail();
+  document.querySelector(`li[data-id="${id}"]`)?.remove();
+  await refresh();
+}
+
+async function act(operation) {
+  $("detail-error").textContent = "";
+  try {
+    await operation();
+    await refresh();
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    $("detail-error").textContent = error.message;
+  }
+}
+
+// ---- usage ---------------------------------------------------------------------------------
+
+const SVG = "http://www.w3.org/2000/svg";
+
+function svg(tag, attrs, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
+  node.append(...children);
+  return node;
+}
+
+async function loadUsage() {
+  const usage = await callJson("/v1/usage");
+  $("usage-table").tBodies[0].replaceChildren(...usage.data.map((r) =>
+    el("tr", {}, el("td", {}, r.day), el("td", {}, r.model), el("td", {}, String(r.video_seconds)), el("td", {}, String(r.tasks)))));
+  const perDay = new Map();
+  for (const r of usage.data) perDay.set(r.day, (perDay.get(r.day) || 0) + r.video_seconds);
+  const days = [...perDay.keys()].sort();
+  const max = Math.max(1, ...perDay.values());
+  const width = 600, height = 160, slot = width / Math.max(days.length, 1);
+  const bars = days.map((day, i) => {
+    const h = (perDay.get(day) / max) * (height - 30);
+    return svg("g", {},
+      svg("rect", { class: "bar-rect", x: i * slot + 4, y: height - 20 - h, width: Math.max(slot - 8, 2), height: h },
+        svg("title", {}, `${day}: ${perDay.get(day)} video-seconds`)),
+      svg("text", { x: i * slot + 4, y: height - 6 }, day.slice(5)));
+  });
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img",
+    "aria-label": `Video-seconds per day: ${usage.total.video_seconds} in total` }, ...bars);
+  $("usage-chart").replaceChildren(days.length ? chart : el("p", { class: "hint" }, "No usage yet."));
+}
+
+// ---- admin ---------------------------------------------------------------------------------
+
+async function loadKeys() {
+  const keys = await callJson("/v1/admin/keys");
+  $("keys").tBodies[0].replaceChildren(...keys.data.map((k) => {
+    const limits = [k.rate_per_minute && `${k.rate_per_minute}/min`, k.max_inflight && `${k.max_inflight} in flight`,
+      k.daily_seconds && `${k.daily_seconds} s/day`].filter(Boolean).join(", ") || "—";
+    const actions = el("td");
+    if (k.revoked_at === null) {
+      const revoke = el("button", { type: "button", class: "revoke", "aria-label": `Revoke ${k.name}` }, "Revoke");
+      revoke.addEventListener("click", () => revokeKey(k.id).catch(report));
+      actions.append(revoke);
+    }
+    return el("tr", { "data-key": k.id }, el("td", {}, k.name), el("td", { class: "task-id" }, k.id),
+      el("td", {}, k.tenant_id), el("td", {}, k.admin ? "yes" : "no"), el("td", {}, limits),
+      el("td", {}, k.revoked_at === null ? "active" : "revoked"), actions);
+  }));
+}
+
+async function revokeKey(id) {
+  await call(`/v1/admin/keys/${encodeURIComponent(id)}/revoke`, { method: "POST" });
+  await loadKeys();
+}
+
+async function createKey(event) {
+  event.preventDefault();
+  const form = $("new-key");
+  clearErrors(form);
+  $("secret").hidden = true;
+  const number = (id) => ($(id).value === "" ? undefined : Number($(id).value));
+  const body = { name: $("key-name").value, admin: $("key-admin").checked,
+    tenant_id: $("key-tenant").value || undefined, rate_per_minute: number("key-rate"),
+    max_inflight: number("key-inflight"), daily_seconds: number("key-daily"),
+    webhook_url: $("key-webhook").value || undefined };
+  try {
+    const created = await callJson("/v1/admin/keys", { method: "POST", json: body });
+    $("secret-key").textContent = created.key;
+    $("secret-webhook").textContent = created.webhook_secret;
+    $("secret").hidden = false;
+    form.reset();
+    await loadKeys();
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    showError(error, "new-key-error");
+  }
+}
+
+// ---- wiring --------------------------------------------------------------------------------
+
+function report(error) {
+  // Shown to the user instead of an uncaught rejection in the console.
+  const note = $("list-error") || el("p", { id: "list-error", class: "error", role: "alert" });
+  note.textContent = error instanceof ApiError ? error.message : `Network error: ${error.message}`;
+  $("task-list").before(note);
+  if (session.key && !$("tasks-view").hidden) {
+    clearTimeout(state.timer);
+    state.timer = setTimeout(() => refresh().catch(report), IDLE_POLL_S * 1000);
+  }
+}
+
+function modeChanged() {
+  const mode = $("image-mode").value;
+  $("frames").hidden = mode !== "frames";
+  $("references").hidden = mode !== "references";
+}
+
+function init() {
+  $("sign-in").addEventListener("submit", (event) => {
+    event.preventDefault();
+    $("sign-in-error").textContent = "";
+    const key = $("api-key").value.trim();
+    signIn(key).catch((error) => {
+      session.key = null;
+      $("sign-in-error").textContent = error.message;
+    });
+  });
+  $("sign-out").addEventListener("click", signOut);
+  for (const tab of document.querySelectorAll("[data-view]")) {
+    tab.addEventListener("click", () => show(tab.dataset.view));
+  }
+  $("create").addEventListener("submit", (event) => create(event).catch(report));
+  $("model").addEventListener("change", fillModelOptions);
+  $("image-mode").addEventListener("change", modeChanged);
+  $("more").addEventListener("click", () => loadMore().catch(report));
+  $("cancel").addEventListener("click", () => cancelSelected().catch(report));
+  $("delete").addEventListener("click", () => deleteSelected().catch(report));
+  $("close-detail").addEventListener("click", closeDetail);
+  $("dialect").addEventListener("change", () => renderRaw().catch(report));
+  $("new-key").addEventListener("submit", (event) => createKey(event).catch(report));
+  if (session.key) signIn(session.key).catch(signOut);
+  else $("api-key").focus();
+}
+
+init();
