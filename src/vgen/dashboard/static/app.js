@@ -5,7 +5,7 @@ const $ = (id) => document.getElementById(id);
 const ACTIVE = new Set(["queued", "processing"]);
 const IDLE_POLL_S = 10;
 const state = { models: [], tasks: new Map(), order: [], hasMore: false, selected: null,
-  timer: null, blobs: [], detailKey: "" };
+  timer: null, blobs: [], detailKey: "", keyId: null };
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -42,6 +42,7 @@ async function signIn(key) {
   const me = await callJson("/dashboard/session.json", { key });
   session.key = key;
   state.models = me.models;
+  state.keyId = me.key.id;
   $("who").textContent = `${me.key.name} · ${me.key.tenant_id}`;
   $("nav-admin").hidden = !me.key.admin;
   $("sign-in-view").hidden = true;
@@ -327,7 +328,14 @@ async function cancelSelected() {
 
 async function deleteSelected() {
   const id = state.selected;
-  await act(() => call(`/v1/videos/${id}`, { method: "DELETE" }));
+  try {
+    await call(`/v1/videos/${id}`, { method: "DELETE" });
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    $("detail-error").textContent = error.message;
+    return;
+  }
+  // Closed before the list reloads, so nothing asks for the task that is gone.
   closeDetail();
   document.querySelector(`li[data-id="${id}"]`)?.remove();
   await refresh();
@@ -361,19 +369,25 @@ async function loadUsage() {
     el("tr", {}, el("td", {}, r.day), el("td", {}, r.model), el("td", {}, String(r.video_seconds)), el("td", {}, String(r.tasks)))));
   const perDay = new Map();
   for (const r of usage.data) perDay.set(r.day, (perDay.get(r.day) || 0) + r.video_seconds);
-  const days = [...perDay.keys()].sort();
+  // One slot per day of the range (days without usage stay empty), so bars keep one scale.
+  const days = [];
+  for (let t = Date.parse(`${usage.from}T00:00:00Z`); t <= Date.parse(`${usage.to}T00:00:00Z`); t += 86400000) {
+    days.push(new Date(t).toISOString().slice(0, 10));
+  }
   const max = Math.max(1, ...perDay.values());
   const width = 600, height = 160, slot = width / Math.max(days.length, 1);
   const bars = days.map((day, i) => {
-    const h = (perDay.get(day) / max) * (height - 30);
-    return svg("g", {},
-      svg("rect", { class: "bar-rect", x: i * slot + 4, y: height - 20 - h, width: Math.max(slot - 8, 2), height: h },
-        svg("title", {}, `${day}: ${perDay.get(day)} video-seconds`)),
-      svg("text", { x: i * slot + 4, y: height - 6 }, day.slice(5)));
+    const value = perDay.get(day) || 0;
+    const h = (value / max) * (height - 40);
+    const parts = [svg("rect", { class: "bar-rect", x: i * slot + 1, y: height - 20 - h, width: Math.max(slot - 2, 1), height: h },
+      svg("title", {}, `${day}: ${value} video-seconds`))];
+    if (value) parts.push(svg("text", { x: i * slot, y: height - 24 - h }, String(value)));
+    if ((days.length - 1 - i) % 7 === 0) parts.push(svg("text", { x: i * slot, y: height - 6 }, day.slice(5)));
+    return svg("g", {}, ...parts);
   });
   const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img",
     "aria-label": `Video-seconds per day: ${usage.total.video_seconds} in total` }, ...bars);
-  $("usage-chart").replaceChildren(days.length ? chart : el("p", { class: "hint" }, "No usage yet."));
+  $("usage-chart").replaceChildren(perDay.size ? chart : el("p", { class: "hint" }, "No usage yet."));
 }
 
 // ---- admin ---------------------------------------------------------------------------------
@@ -384,7 +398,7 @@ async function loadKeys() {
     const limits = [k.rate_per_minute && `${k.rate_per_minute}/min`, k.max_inflight && `${k.max_inflight} in flight`,
       k.daily_seconds && `${k.daily_seconds} s/day`].filter(Boolean).join(", ") || "—";
     const actions = el("td");
-    if (k.revoked_at === null) {
+    if (k.revoked_at === null && k.id !== state.keyId) {
       const revoke = el("button", { type: "button", class: "revoke", "aria-label": `Revoke ${k.name}` }, "Revoke");
       revoke.addEventListener("click", () => revokeKey(k.id).catch(report));
       actions.append(revoke);
