@@ -1,21 +1,13 @@
 // The dashboard (API.md §8): sign in, create, watch, play, cancel, usage and admin keys.
+import { loadKeys, createKey } from "./admin.js";
 import { ApiError, call, callJson, contentUrl, retryAfter, session, upload } from "./api.js";
+import { $, clearErrors, el, showError } from "./dom.js";
+import { loadUsage } from "./usage.js";
 
-const $ = (id) => document.getElementById(id);
 const ACTIVE = new Set(["queued", "processing"]);
 const IDLE_POLL_S = 10;
 const state = { models: [], tasks: new Map(), order: [], hasMore: false, selected: null,
   timer: null, blobs: [], detailKey: "", keyId: null };
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (name === "class") node.className = value;
-    else node.setAttribute(name, value);
-  }
-  node.append(...children);
-  return node;
-}
 
 /** The status word of API.md §8, from the two dialects' bodies of one task. */
 function statusWord(veo, openai) {
@@ -75,7 +67,7 @@ function show(view) {
     else tab.removeAttribute("aria-current");
   }
   if (view === "usage") loadUsage().catch(report);
-  if (view === "admin") loadKeys().catch(report);
+  if (view === "admin") loadKeys(state.keyId, report).catch(report);
 }
 
 // ---- create --------------------------------------------------------------------------------
@@ -95,23 +87,6 @@ function fillModelOptions() {
   };
   keep($("resolution"), model.resolutions, model.resolutions.includes("720p") ? "720p" : model.resolutions[0]);
   keep($("duration"), model.durations, model.default_duration);
-}
-
-function clearErrors(form) {
-  for (const node of form.querySelectorAll(".error")) node.textContent = "";
-  for (const node of form.querySelectorAll("[aria-invalid]")) node.removeAttribute("aria-invalid");
-}
-
-const PARAM_ALIASES = { image_urls: "input_reference", seconds: "duration", size: "resolution" };
-
-/** Show a server error next to the field its `param` names, else in `fallbackId`. */
-function showError(error, fallbackId) {
-  const param = PARAM_ALIASES[error.param] || error.param;
-  const slot = param && document.getElementById(`${param}-error`);
-  const target = slot && !slot.closest("[hidden]") ? slot : $(fallbackId);
-  target.textContent = error.message;
-  const input = slot && document.querySelector(`[aria-describedby~="${param}-error"]`);
-  if (input && target === slot) input.setAttribute("aria-invalid", "true");
 }
 
 async function imageRef(fileInput, urlInput) {
@@ -352,91 +327,6 @@ async function act(operation) {
   }
 }
 
-// ---- usage ---------------------------------------------------------------------------------
-
-const SVG = "http://www.w3.org/2000/svg";
-
-function svg(tag, attrs, ...children) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
-  node.append(...children);
-  return node;
-}
-
-async function loadUsage() {
-  const usage = await callJson("/v1/usage");
-  $("usage-table").tBodies[0].replaceChildren(...usage.data.map((r) =>
-    el("tr", {}, el("td", {}, r.day), el("td", {}, r.model), el("td", {}, String(r.video_seconds)), el("td", {}, String(r.tasks)))));
-  const perDay = new Map();
-  for (const r of usage.data) perDay.set(r.day, (perDay.get(r.day) || 0) + r.video_seconds);
-  // One slot per day of the range (days without usage stay empty), so bars keep one scale.
-  const days = [];
-  for (let t = Date.parse(`${usage.from}T00:00:00Z`); t <= Date.parse(`${usage.to}T00:00:00Z`); t += 86400000) {
-    days.push(new Date(t).toISOString().slice(0, 10));
-  }
-  const max = Math.max(1, ...perDay.values());
-  const width = 600, height = 160, slot = width / Math.max(days.length, 1);
-  const bars = days.map((day, i) => {
-    const value = perDay.get(day) || 0;
-    const h = (value / max) * (height - 40);
-    const parts = [svg("rect", { class: "bar-rect", x: i * slot + 1, y: height - 20 - h, width: Math.max(slot - 2, 1), height: h },
-      svg("title", {}, `${day}: ${value} video-seconds`))];
-    if (value) parts.push(svg("text", { x: i * slot, y: height - 24 - h }, String(value)));
-    if ((days.length - 1 - i) % 7 === 0) parts.push(svg("text", { x: i * slot, y: height - 6 }, day.slice(5)));
-    return svg("g", {}, ...parts);
-  });
-  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img",
-    "aria-label": `Video-seconds per day: ${usage.total.video_seconds} in total` }, ...bars);
-  $("usage-chart").replaceChildren(perDay.size ? chart : el("p", { class: "hint" }, "No usage yet."));
-}
-
-// ---- admin ---------------------------------------------------------------------------------
-
-async function loadKeys() {
-  const keys = await callJson("/v1/admin/keys");
-  $("keys").tBodies[0].replaceChildren(...keys.data.map((k) => {
-    const limits = [k.rate_per_minute && `${k.rate_per_minute}/min`, k.max_inflight && `${k.max_inflight} in flight`,
-      k.daily_seconds && `${k.daily_seconds} s/day`].filter(Boolean).join(", ") || "—";
-    const actions = el("td");
-    if (k.revoked_at === null && k.id !== state.keyId) {
-      const revoke = el("button", { type: "button", class: "revoke", "aria-label": `Revoke ${k.name}` }, "Revoke");
-      revoke.addEventListener("click", () => revokeKey(k.id).catch(report));
-      actions.append(revoke);
-    }
-    return el("tr", { "data-key": k.id }, el("td", {}, k.name), el("td", { class: "task-id" }, k.id),
-      el("td", {}, k.tenant_id), el("td", {}, k.admin ? "yes" : "no"), el("td", {}, limits),
-      el("td", {}, k.revoked_at === null ? "active" : "revoked"), actions);
-  }));
-}
-
-async function revokeKey(id) {
-  await call(`/v1/admin/keys/${encodeURIComponent(id)}/revoke`, { method: "POST" });
-  await loadKeys();
-}
-
-async function createKey(event) {
-  event.preventDefault();
-  const form = $("new-key");
-  clearErrors(form);
-  $("secret").hidden = true;
-  const number = (id) => ($(id).value === "" ? undefined : Number($(id).value));
-  const body = { name: $("key-name").value, admin: $("key-admin").checked,
-    tenant_id: $("key-tenant").value || undefined, rate_per_minute: number("key-rate"),
-    max_inflight: number("key-inflight"), daily_seconds: number("key-daily"),
-    webhook_url: $("key-webhook").value || undefined };
-  try {
-    const created = await callJson("/v1/admin/keys", { method: "POST", json: body });
-    $("secret-key").textContent = created.key;
-    $("secret-webhook").textContent = created.webhook_secret;
-    $("secret").hidden = false;
-    form.reset();
-    await loadKeys();
-  } catch (error) {
-    if (!(error instanceof ApiError)) throw error;
-    showError(error, "new-key-error");
-  }
-}
-
 // ---- wiring --------------------------------------------------------------------------------
 
 function report(error) {
@@ -478,7 +368,7 @@ function init() {
   $("delete").addEventListener("click", () => deleteSelected().catch(report));
   $("close-detail").addEventListener("click", closeDetail);
   $("dialect").addEventListener("change", () => renderRaw().catch(report));
-  $("new-key").addEventListener("submit", (event) => createKey(event).catch(report));
+  $("new-key").addEventListener("submit", (event) => createKey(event, state.keyId, report).catch(report));
   if (session.key) signIn(session.key).catch(signOut);
   else $("api-key").focus();
 }
