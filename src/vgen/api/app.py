@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vgen import __version__
-from vgen.api import admin, files, health, openai_videos, prometheus, usage, veo
+from vgen.api import admin, dashboard, files, health, openai_videos, prometheus, usage, veo
 from vgen.api.auth import Authenticator
 from vgen.api.deps import Services
 from vgen.api.errors import install_error_handlers
@@ -69,6 +69,7 @@ def create_app(
     app.include_router(admin.router, prefix="/v1/admin")
     app.include_router(admin.router, prefix="/v1", include_in_schema=False)  # /v1/keys too
     app.include_router(openai_videos.router, prefix="/v1")
+    app.include_router(dashboard.router)
     # The last wrapped runs first: metrics see every request, fast-path polls included.
     app.wrap(PollFastPath, state=app.state, paths=veo.poll_paths(), route=veo.POLL_ROUTE)
     app.wrap(RequestMetrics)

@@ -1,0 +1,1 @@
+"""The web dashboard's static files (HTML, JavaScript modules, CSS), shipped in the wheel."""
