@@ -6,23 +6,19 @@ only ever polled (the name is recorded before `advance` returns).
 
 from __future__ import annotations
 
-import base64
-import mimetypes
 from collections.abc import Mapping
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import anyio.to_thread
 import httpx
 
-from vgen.domain.catalog import Resolution
 from vgen.domain.errors import ContentFiltered, EngineError, UpstreamRejected, UpstreamUnavailable
 from vgen.engines.base import EngineJob, JobReporter, PollLater, submit_once
 from vgen.engines.calls import timed_operation
 from vgen.engines.cancel import request_upstream_cancel
 from vgen.engines.download import download_video
 from vgen.engines.upstream_http import UpstreamRules, send_checked
+from vgen.engines.veo_predict import veo_predict_body
 
 DEFAULT_GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
 DEFAULT_GEMINI_MODELS: Mapping[str, str] = MappingProxyType(
@@ -34,15 +30,7 @@ DEFAULT_GEMINI_MODELS: Mapping[str, str] = MappingProxyType(
     }
 )
 
-# Google spells 4K in lower case.
-_RESOLUTIONS = {Resolution.P720: "720p", Resolution.P1080: "1080p", Resolution.K4: "4k"}
 _RULES = UpstreamRules(label="Gemini")
-_MAGIC = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF8", "image/gif"),
-    (b"BM", "image/bmp"),
-)
 
 
 class GeminiEngine:
@@ -96,31 +84,7 @@ class GeminiEngine:
 
     async def submit_body(self, job: EngineJob) -> dict[str, Any]:
         """The predictLongRunning body: one instance with inline images, and parameters."""
-        request = job.request
-        instance: dict[str, Any] = {"prompt": request.prompt}
-        if "first_image" in job.images:
-            instance["image"] = await _inline_image(job.images["first_image"])
-        if "last_image" in job.images:
-            instance["lastFrame"] = await _inline_image(job.images["last_image"])
-        if request.references:
-            instance["referenceImages"] = [
-                {
-                    "image": await _inline_image(job.images[f"input_reference[{i}]"]),
-                    "referenceType": "asset",
-                }
-                for i in range(len(request.references))
-            ]
-        parameters: dict[str, Any] = {
-            "aspectRatio": request.aspect_ratio.value,
-            "resolution": _RESOLUTIONS[request.resolution],
-            "durationSeconds": request.duration_s,
-            "sampleCount": 1,
-        }
-        if request.negative_prompt:
-            parameters["negativePrompt"] = request.negative_prompt
-        if request.seed is not None:
-            parameters["seed"] = request.seed
-        return {"instances": [instance], "parameters": parameters}
+        return await veo_predict_body(job)
 
     async def _submit(self, job: EngineJob) -> str:
         model = self.model_for(job.request.model)
@@ -186,26 +150,3 @@ def _field(value: Any, *keys: str) -> Any:
             return None
         value = value.get(key)
     return value
-
-
-async def _inline_image(path: Path) -> dict[str, str]:
-    return await anyio.to_thread.run_sync(_read_inline_image, path)
-
-
-def _read_inline_image(path: Path) -> dict[str, str]:
-    data = path.read_bytes()
-    return {
-        "bytesBase64Encoded": base64.b64encode(data).decode("ascii"),
-        "mimeType": _mime_type(data, path),
-    }
-
-
-def _mime_type(data: bytes, path: Path) -> str:
-    """From the magic bytes: stored inputs may carry no (or a wrong) extension."""
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    for magic, mime in _MAGIC:
-        if data.startswith(magic):
-            return mime
-    guessed, _ = mimetypes.guess_type(path.name)
-    return guessed or "application/octet-stream"
