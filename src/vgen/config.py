@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from vgen.domain.catalog import VEO_MODEL_NAMES
+from vgen.domain.catalog import OMNI_MODEL_NAMES, VEO_MODEL_NAMES
 
 
 class Settings(BaseSettings):
@@ -132,7 +132,7 @@ class TargetConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["local", "relay", "gemini", "openai", "vertex"]
+    type: Literal["local", "relay", "gemini", "gemini_omni", "openai", "vertex"]
     base_url: str | None = None
     project: str | None = Field(default=None, description="vertex: Google Cloud project")
     location: str | None = Field(default=None, description="vertex: region (default us-central1)")
@@ -213,6 +213,17 @@ def load_routing(settings: Settings) -> RoutingConfig:
             ),
         )
         shortcut_targets.append("gemini")
+        # The same key reaches Gemini Omni through the Interactions API.
+        routing.targets.setdefault(
+            "gemini_omni",
+            TargetConfig(
+                type="gemini_omni",
+                api_key=settings.gemini_api_key,
+                base_url=settings.gemini_base_url,
+            ),
+        )
+        for model in OMNI_MODEL_NAMES:
+            routing.routes.setdefault(model, ["gemini_omni"])
     if settings.relay_base_url:
         routing.targets.setdefault(
             "relay",

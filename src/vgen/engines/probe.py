@@ -20,6 +20,7 @@ from vgen.engines.gemini import (
     GeminiEngine,
     list_gemini_models,
 )
+from vgen.engines.gemini_omni import DEFAULT_OMNI_MODELS, GeminiOmniEngine
 from vgen.engines.google_credentials import GoogleCredentials
 from vgen.engines.vertex import DEFAULT_VERTEX_LOCATION, DEFAULT_VERTEX_MODELS, vertex_base_url
 
@@ -41,7 +42,7 @@ async def probe_target(
 ) -> TargetReport:
     if target.type == "local":
         return TargetReport("ok")
-    if target.type == "gemini":
+    if target.type in ("gemini", "gemini_omni"):
         return await _probe_gemini(target, client, routed)
     if target.type == "vertex":
         return await _probe_vertex(target, client, routed)
@@ -69,7 +70,8 @@ def _status_of(status: int) -> str:
 async def _probe_gemini(
     target: TargetConfig, client: httpx.AsyncClient, routed: Sequence[str]
 ) -> TargetReport:
-    mapping = {**DEFAULT_GEMINI_MODELS, **target.models}
+    defaults = DEFAULT_GEMINI_MODELS if target.type == "gemini" else DEFAULT_OMNI_MODELS
+    mapping = {**defaults, **target.models}
     headers = {"x-goog-api-key": target.resolved_api_key() or ""}
     base = target.base_url or DEFAULT_GEMINI_BASE_URL
     try:
@@ -94,9 +96,8 @@ async def _probe_vertex(
     except (UpstreamRejected, UpstreamUnavailable) as exc:
         return TargetReport(f"no token ({exc})")
     mapping = {**DEFAULT_VERTEX_MODELS, **target.models}
-    base = (target.base_url or vertex_base_url(target.location or DEFAULT_VERTEX_LOCATION)).rstrip(
-        "/"
-    )
+    location = target.location or DEFAULT_VERTEX_LOCATION
+    base = (target.base_url or vertex_base_url(location)).rstrip("/")
     status, models = "ok", {}
     for public in routed:
         upstream = mapping.get(public, public)
@@ -120,7 +121,7 @@ async def log_missing_models(
     """At start-up: warn about every routed model a Gemini target's key cannot use (never
     fails start-up; an unreachable upstream is only logged)."""
     for name, engine in engines.items():
-        if not isinstance(engine, GeminiEngine):
+        if not isinstance(engine, GeminiEngine | GeminiOmniEngine):
             continue
         routed = sorted(model for model, targets in routes.items() if name in targets)
         with anyio.move_on_after(_STARTUP_CHECK_S):
@@ -133,7 +134,7 @@ async def log_missing_models(
                 if public != "*" and engine.model_for(public) not in served:
                     _log.warning(
                         "engine %s: the Gemini API does not serve %s (routed from %s); tasks "
-                        "for it will fail. Set VGEN_VERTEX_PROJECT or map it in vgen.toml.",
+                        "for it will fail. Set VGEN_VERTEX_PROJECT (Veo) or map it in vgen.toml.",
                         name,
                         engine.model_for(public),
                         public,

@@ -52,12 +52,14 @@ def _remote_engine(name: str, target: TargetConfig, client: httpx.AsyncClient) -
             model_map=target.models,
             **timing,
         )
-    if target.type == "gemini":
+    if target.type in ("gemini", "gemini_omni"):
         from vgen.engines.gemini import DEFAULT_GEMINI_BASE_URL, GeminiEngine
+        from vgen.engines.gemini_omni import GeminiOmniEngine
 
         if not key:
-            raise ValueError(f"target {name}: gemini needs an api_key or api_key_env")
-        return GeminiEngine(
+            raise ValueError(f"target {name}: {target.type} needs an api_key or api_key_env")
+        kind = GeminiEngine if target.type == "gemini" else GeminiOmniEngine
+        return kind(
             name=name,
             api_key=key,
             client=client,
