@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from vgen.domain.catalog import VEO_MODEL_NAMES
+from vgen.domain.catalog import OMNI_MODEL_NAMES, VEO_MODEL_NAMES
 
 
 class Settings(BaseSettings):
@@ -70,6 +70,22 @@ class Settings(BaseSettings):
     gemini_base_url: str | None = Field(
         default=None, description="Gemini API base URL (default: Google's; for tests and proxies)"
     )
+    vertex_project: str | None = Field(
+        default=None, description="Google Cloud project: route Veo models to Vertex AI first"
+    )
+    vertex_location: str = Field(
+        default="us-central1", description="Vertex AI region (`global`: the global endpoint)"
+    )
+    vertex_base_url: str | None = Field(
+        default=None, description="Vertex AI base URL (default: the location's; tests, proxies)"
+    )
+    vertex_storage_uri: str | None = Field(
+        default=None, description="gs://bucket/prefix for Vertex output (default: inline bytes)"
+    )
+    vertex_storage_base_url: str = Field(
+        default="https://storage.googleapis.com",
+        description="GCS JSON API base for gs:// downloads (tests, private endpoints)",
+    )
     relay_base_url: str | None = Field(
         default=None, description="A Veo-task-dialect server (reseller, other vgen) for Veo models"
     )
@@ -116,8 +132,15 @@ class TargetConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["local", "relay", "gemini", "openai"]
+    type: Literal["local", "relay", "gemini", "gemini_omni", "openai", "vertex"]
     base_url: str | None = None
+    project: str | None = Field(default=None, description="vertex: Google Cloud project")
+    location: str | None = Field(default=None, description="vertex: region (default us-central1)")
+    credentials_file: Path | None = Field(
+        default=None, description="vertex: service-account key file (default: ADC)"
+    )
+    storage_uri: str | None = Field(default=None, description="vertex: gs:// output prefix")
+    storage_base_url: str | None = Field(default=None, description="vertex: GCS JSON API base")
     api_key: str | None = None
     api_key_env: str | None = Field(default=None, description="Read the key from this variable")
     models: dict[str, str] = Field(default_factory=dict, description="public → upstream model")
@@ -150,8 +173,8 @@ class CatalogModelConfig(BaseModel):
 
 class RoutingConfig(BaseModel):
     """Engine targets, routes (public model → ordered targets; `"*"` for the rest) and extra
-    catalog models. Built from vgen.toml, or from the `VGEN_GEMINI_*` / `VGEN_RELAY_*`
-    shortcuts, or empty (everything renders on `local`)."""
+    catalog models. Built from vgen.toml, or from the `VGEN_VERTEX_*` / `VGEN_GEMINI_*` /
+    `VGEN_RELAY_*` shortcuts, or empty (everything renders on `local`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -168,6 +191,20 @@ def load_routing(settings: Settings) -> RoutingConfig:
         with settings.config.open("rb") as handle:
             routing = RoutingConfig.model_validate(tomllib.load(handle))
     shortcut_targets: list[str] = []
+    if settings.vertex_project:
+        # Vertex first: it serves the GA Veo 3.1 models; gemini/relay stay as fail-over.
+        routing.targets.setdefault(
+            "vertex",
+            TargetConfig(
+                type="vertex",
+                project=settings.vertex_project,
+                location=settings.vertex_location,
+                base_url=settings.vertex_base_url,
+                storage_uri=settings.vertex_storage_uri,
+                storage_base_url=settings.vertex_storage_base_url,
+            ),
+        )
+        shortcut_targets.append("vertex")
     if settings.gemini_api_key:
         routing.targets.setdefault(
             "gemini",
@@ -176,6 +213,17 @@ def load_routing(settings: Settings) -> RoutingConfig:
             ),
         )
         shortcut_targets.append("gemini")
+        # The same key reaches Gemini Omni through the Interactions API.
+        routing.targets.setdefault(
+            "gemini_omni",
+            TargetConfig(
+                type="gemini_omni",
+                api_key=settings.gemini_api_key,
+                base_url=settings.gemini_base_url,
+            ),
+        )
+        for model in OMNI_MODEL_NAMES:
+            routing.routes.setdefault(model, ["gemini_omni"])
     if settings.relay_base_url:
         routing.targets.setdefault(
             "relay",

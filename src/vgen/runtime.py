@@ -20,6 +20,7 @@ from vgen.config import Settings, load_routing
 from vgen.domain.catalog import ModelCatalog
 from vgen.domain.routing import Routing
 from vgen.engines.base import Engine
+from vgen.engines.probe import log_missing_models
 from vgen.engines.registry import (
     build_catalog,
     build_engines,
@@ -112,6 +113,7 @@ async def open_runtime(
             for engine in engines.values():
                 stack.push_async_callback(engine.aclose)
             routing = build_routing(routing_config, settings)
+            await log_missing_models(engines, routing.routes)
         else:
             routing = routing_for_given(engines)
         catalog = build_catalog(routing_config)

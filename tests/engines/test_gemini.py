@@ -435,3 +435,49 @@ async def test_cancel_upstream_cancels_the_operation(
     cancel = gemini.requests[-1]
     assert cancel.method == "POST" and cancel.headers["x-goog-api-key"] == KEY
     assert await engine.cancel_upstream("models/x/operations/unknown") is False
+
+
+# --- models Google no longer serves --------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_a_retired_model_fails_with_what_to_configure_instead(
+    gemini: GeminiFake, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    gemini.served_models = ["veo-3.1-generate-preview"]
+    engine = GeminiEngine(
+        api_key=KEY,
+        client=client,
+        base_url=gemini.base_url,
+        model_map={"veo_3_1_fast": "veo-3.0-fast-generate-001"},
+    )
+    reporter = RecordingReporter()
+    with pytest.raises(UpstreamRejected) as caught:
+        await engine.advance(make_job(tmp_path), reporter)
+    message = str(caught.value)
+    assert "'veo-3.0-fast-generate-001'" in message and "veo_3_1_fast" in message
+    assert "VGEN_VERTEX_PROJECT" in message and "vgen.toml" in message
+    assert gemini.submits == [] and reporter.upstream_ids == []
+
+
+@pytest.mark.anyio
+async def test_available_models_reads_every_page(engine: GeminiEngine, gemini: GeminiFake) -> None:
+    gemini.served_models = [f"model-{i}" for i in range(5)]
+    assert await engine.available_models() == {f"model-{i}" for i in range(5)}
+    pages = gemini.requests_to("/v1beta/models")
+    assert len(pages) == 3 and all(p.headers["x-goog-api-key"] == KEY for p in pages)
+
+
+def test_default_map_names_no_retired_veo_3_0_model() -> None:
+    assert not [m for m in DEFAULT_GEMINI_MODELS.values() if m.startswith("veo-3.0")]
+
+
+def test_a_task_on_a_retired_model_fails_with_one_clear_message(
+    gemini_server: LiveServer, gemini: GeminiFake
+) -> None:
+    gemini.served_models = ["veo-3.1-generate-preview"]
+    done = create_and_finish(gemini_server, prompt="a model that is gone")
+    assert done["status"] == "failed", done
+    assert "veo-3.1-fast-generate-preview" in done["error"]
+    assert "VGEN_VERTEX_PROJECT" in done["error"]
+    assert gemini.submits == []

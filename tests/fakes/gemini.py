@@ -45,6 +45,9 @@ class GeminiFake:
     operation_error: dict[str, Any] | None = None
     reject_submits_with: str | None = None
     expired_downloads: int = 0
+    served_models: list[str] | None = None
+    """Models the key may use: others answer 404 as retired ones do (None: every model)."""
+    models_page_size: int = 2
     base_url: str = ""
     requests: list[RecordedRequest] = field(default_factory=list)
     submits: list[RecordedRequest] = field(default_factory=list)
@@ -54,6 +57,7 @@ class GeminiFake:
     def app(self) -> Starlette:
         return Starlette(
             routes=[
+                Route("/v1beta/models", self._list_models),
                 Route("/v1beta/models/{model}:predictLongRunning", self._submit, methods=["POST"]),
                 Route(
                     "/v1beta/models/{model}/operations/{op}:cancel", self._cancel, methods=["POST"]
@@ -104,14 +108,38 @@ class GeminiFake:
             return trouble
         if self.reject_submits_with:
             return _error(400, self.reject_submits_with, "INVALID_ARGUMENT")
-        self.submits.append(recorded)
         model = request.path_params["model"]
+        if self.served_models is not None and model not in self.served_models:
+            message = (
+                f"models/{model} is not found for API version v1beta, or is not supported for "
+                "predictLongRunning. Call ListModels to see the list of available models and "
+                "their supported methods."
+            )
+            return _error(404, message, "NOT_FOUND")
+        self.submits.append(recorded)
         op = f"op{len(self.submits):04d}"
         name = (
             f"operations/{op}" if self.short_operation_names else f"models/{model}/operations/{op}"
         )
         self.operations[op] = FakeOperation(name, model, self.polls_until_done)
         return JSONResponse({"name": name})
+
+    async def _list_models(self, request: Request) -> Response:
+        """`models.list`, paged as Google pages it (`pageSize`, `nextPageToken`)."""
+        await self._record(request)
+        if request.headers.get("x-goog-api-key") in (None, "", "wrong"):
+            return _error(
+                400, "API key not valid. Please pass a valid API key.", "INVALID_ARGUMENT"
+            )
+        names = self.served_models if self.served_models is not None else []
+        start = int(request.query_params.get("pageToken") or 0)
+        size = min(int(request.query_params.get("pageSize") or 50), self.models_page_size)
+        body: dict[str, Any] = {
+            "models": [{"name": f"models/{name}"} for name in names[start : start + size]]
+        }
+        if start + size < len(names):
+            body["nextPageToken"] = str(start + size)
+        return JSONResponse(body)
 
     async def _operation(self, request: Request) -> Response:
         await self._record(request)

@@ -131,9 +131,12 @@ async def _stop_on_signal(scope: Any) -> None:
 
 def engines(
     config: ConfigOption = None,
-    check: Annotated[bool, typer.Option(help="Probe each target's credentials.")] = True,
+    check: Annotated[
+        bool, typer.Option(help="Probe each target: reachable, credentials, upstream models.")
+    ] = True,
 ) -> None:
-    """List engine targets, the models each serves, and whether their credentials work."""
+    """List engine targets, the models routed to each, whether their credentials work, and
+    whether the upstream still serves each routed model."""
     from rich.console import Console
     from rich.table import Table
 
@@ -145,25 +148,37 @@ def engines(
     routing_config = load_routing(settings)
     routing = build_routing(routing_config, settings)
     targets = {LOCAL_TARGET: TargetConfig(type="local"), **routing_config.targets}
-    statuses = asyncio.run(_probe_all(targets, engine_http_client)) if check else {}
-    table = Table("target", "type", "base url", "models", "max jobs", "status")
+    routed = {
+        name: sorted(m for m, route in routing.routes.items() if name in route and m != "*")
+        for name in targets
+    }
+    reports = asyncio.run(_probe_all(targets, routed, engine_http_client)) if check else {}
+    table = Table("target", "type", "base url", "models", "max jobs", "status", "upstream models")
     for name, target in targets.items():
-        served = sorted(m for m, route in routing.routes.items() if name in route)
+        served = list(routed[name])
         if name == routing.first_target("*"):
             served.append("(every other model)")
+        report = reports.get(name)
+        upstream = report.models if report is not None else {}
         table.add_row(
             name,
             target.type,
             target.base_url or "",
             ", ".join(served),
             str(target.max_concurrent or "-"),
-            statuses.get(name, "not checked"),
+            report.status if report is not None else "not checked",
+            ", ".join(f"{public} → {state}" for public, state in upstream.items()),
         )
     Console().print(table)
 
 
-async def _probe_all(targets: dict[str, Any], make_client: Any) -> dict[str, str]:
+async def _probe_all(
+    targets: dict[str, Any], routed: dict[str, list[str]], make_client: Any
+) -> dict[str, Any]:
     from vgen.engines.probe import probe_target
 
     async with make_client() as client:
-        return {name: await probe_target(target, client) for name, target in targets.items()}
+        return {
+            name: await probe_target(target, client, routed=routed[name])
+            for name, target in targets.items()
+        }

@@ -87,6 +87,19 @@ VEO_MODELS: tuple[ModelSpec, ...] = (
     ),
 )
 VEO_MODEL_NAMES = tuple(spec.name for spec in VEO_MODELS)
+OMNI_MODELS: tuple[ModelSpec, ...] = (
+    # Google's video model on the Gemini API (Interactions API): 720p/1080p/4K, text, a first
+    # frame or reference images (no last frame); docs/engines.md lists what is confirmed.
+    ModelSpec(
+        "gemini_omni_flash",
+        "Gemini Omni Flash (Interactions API)",
+        modes=frozenset({Mode.TEXT, Mode.FIRST_FRAME, Mode.REFERENCES}),
+        durations_s=frozenset({4, 6, 8, 10}),
+        typical_seconds=40,
+        min_seconds=20,
+    ),
+)
+OMNI_MODEL_NAMES = tuple(spec.name for spec in OMNI_MODELS)
 DEFAULT_MODEL = "veo_3_1_fast"
 """The model of a create request that names none (OpenAI dialect, SDK, CLI)."""
 
@@ -97,7 +110,7 @@ class ModelCatalog:
 
     @classmethod
     def with_builtins(cls, extra: Iterable[ModelSpec] = ()) -> ModelCatalog:
-        models = {m.name: m for m in VEO_MODELS}
+        models = {m.name: m for m in (*VEO_MODELS, *OMNI_MODELS)}
         models.update({m.name: m for m in extra})
         return cls(models=models)
 

@@ -6,43 +6,37 @@ only ever polled (the name is recorded before `advance` returns).
 
 from __future__ import annotations
 
-import base64
-import mimetypes
 from collections.abc import Mapping
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import anyio.to_thread
 import httpx
 
-from vgen.domain.catalog import Resolution
 from vgen.domain.errors import ContentFiltered, EngineError, UpstreamRejected, UpstreamUnavailable
 from vgen.engines.base import EngineJob, JobReporter, PollLater, submit_once
 from vgen.engines.calls import timed_operation
 from vgen.engines.cancel import request_upstream_cancel
 from vgen.engines.download import download_video
-from vgen.engines.upstream_http import UpstreamRules, send_checked
+from vgen.engines.upstream_http import UpstreamRules, checked_json, send_checked, translated
+from vgen.engines.veo_predict import veo_predict_body
 
 DEFAULT_GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
+# The Veo models the Gemini API serves (docs/engines.md, "Sources"): Veo 3.1 exists here only
+# as preview models; the Veo 3.0 models the `_stable` names used to reach were retired, so they
+# go to Veo 3.1 as well. For the GA models use the `vertex` engine.
 DEFAULT_GEMINI_MODELS: Mapping[str, str] = MappingProxyType(
     {
         "veo_3_1_pro": "veo-3.1-generate-preview",
         "veo_3_1_fast": "veo-3.1-fast-generate-preview",
-        "veo_3_1_pro_stable": "veo-3.0-generate-001",
-        "veo_3_1_fast_stable": "veo-3.0-fast-generate-001",
+        "veo_3_1_pro_stable": "veo-3.1-generate-preview",
+        "veo_3_1_fast_stable": "veo-3.1-fast-generate-preview",
+        "veo_3_1_lite": "veo-3.1-lite-generate-preview",
     }
 )
+_MODEL_PAGE_SIZE = 1000
+_MAX_MODEL_PAGES = 20
 
-# Google spells 4K in lower case.
-_RESOLUTIONS = {Resolution.P720: "720p", Resolution.P1080: "1080p", Resolution.K4: "4k"}
 _RULES = UpstreamRules(label="Gemini")
-_MAGIC = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF8", "image/gif"),
-    (b"BM", "image/bmp"),
-)
 
 
 class GeminiEngine:
@@ -96,40 +90,25 @@ class GeminiEngine:
 
     async def submit_body(self, job: EngineJob) -> dict[str, Any]:
         """The predictLongRunning body: one instance with inline images, and parameters."""
-        request = job.request
-        instance: dict[str, Any] = {"prompt": request.prompt}
-        if "first_image" in job.images:
-            instance["image"] = await _inline_image(job.images["first_image"])
-        if "last_image" in job.images:
-            instance["lastFrame"] = await _inline_image(job.images["last_image"])
-        if request.references:
-            instance["referenceImages"] = [
-                {
-                    "image": await _inline_image(job.images[f"input_reference[{i}]"]),
-                    "referenceType": "asset",
-                }
-                for i in range(len(request.references))
-            ]
-        parameters: dict[str, Any] = {
-            "aspectRatio": request.aspect_ratio.value,
-            "resolution": _RESOLUTIONS[request.resolution],
-            "durationSeconds": request.duration_s,
-            "sampleCount": 1,
-        }
-        if request.negative_prompt:
-            parameters["negativePrompt"] = request.negative_prompt
-        if request.seed is not None:
-            parameters["seed"] = request.seed
-        return {"instances": [instance], "parameters": parameters}
+        return await veo_predict_body(job)
+
+    async def available_models(self) -> frozenset[str]:
+        """The model ids this key may use (`GET /v1beta/models`, every page).
+
+        Raises:
+            UpstreamUnavailable / UpstreamRejected: as for any call (a refused key is rejected).
+        """
+        return await list_gemini_models(self._client, self._base, headers=self._auth)
 
     async def _submit(self, job: EngineJob) -> str:
         model = self.model_for(job.request.model)
         body = await self.submit_body(job)
         url = f"{self._base}/v1beta/models/{model}:predictLongRunning"
-        answer = await send_checked(
-            self._client, "POST", url, during="submit", rules=_RULES, json=body, headers=self._auth
-        )
-        name = answer.body.get("name")
+        with translated("submit", label=_RULES.label):
+            response = await self._client.request("POST", url, json=body, headers=self._auth)
+        if response.status_code == 404:
+            raise UpstreamRejected(_missing_model_message(job.request.model, model))
+        name = checked_json(response, during="submit", rules=_RULES).get("name")
         if not isinstance(name, str) or not name:
             raise UpstreamUnavailable("Gemini's answer to submit named no operation")
         return name
@@ -148,6 +127,45 @@ class GeminiEngine:
 
     async def aclose(self) -> None:
         """The HTTP client is shared and closed by its owner."""
+
+
+async def list_gemini_models(
+    client: httpx.AsyncClient, base_url: str, *, headers: Mapping[str, str]
+) -> frozenset[str]:
+    """Every model id (`models/` dropped) that `GET {base}/v1beta/models` lists, page by page."""
+    found: set[str] = set()
+    page_token = ""
+    for _ in range(_MAX_MODEL_PAGES):
+        params = {"pageSize": _MODEL_PAGE_SIZE, **({"pageToken": page_token} if page_token else {})}
+        answer = await send_checked(
+            client,
+            "GET",
+            f"{base_url.rstrip('/')}/v1beta/models",
+            during="model list",
+            rules=_RULES,
+            params=params,
+            headers=headers,
+        )
+        models = answer.body.get("models")
+        for entry in models if isinstance(models, list) else []:
+            name = entry.get("name") if isinstance(entry, Mapping) else None
+            if isinstance(name, str):
+                found.add(name.removeprefix("models/"))
+        page_token = str(answer.body.get("nextPageToken") or "")
+        if not page_token:
+            break
+    return frozenset(found)
+
+
+def _missing_model_message(public_model: str, upstream_model: str) -> str:
+    """What a user reads on the task when Google no longer serves the mapped model."""
+    return (
+        f"The Gemini API has no model '{upstream_model}' (retired, or not available to this "
+        f"API key), so {public_model} cannot run there. Set VGEN_VERTEX_PROJECT to serve Veo "
+        f"from Vertex AI, or map {public_model} to a model the key can use in vgen.toml "
+        f'([targets.NAME] models = {{ {public_model} = "…" }}); `vgen engines` lists '
+        "which configured models exist."
+    )
 
 
 def _video_uri(operation: Mapping[str, Any]) -> str:
@@ -186,26 +204,3 @@ def _field(value: Any, *keys: str) -> Any:
             return None
         value = value.get(key)
     return value
-
-
-async def _inline_image(path: Path) -> dict[str, str]:
-    return await anyio.to_thread.run_sync(_read_inline_image, path)
-
-
-def _read_inline_image(path: Path) -> dict[str, str]:
-    data = path.read_bytes()
-    return {
-        "bytesBase64Encoded": base64.b64encode(data).decode("ascii"),
-        "mimeType": _mime_type(data, path),
-    }
-
-
-def _mime_type(data: bytes, path: Path) -> str:
-    """From the magic bytes: stored inputs may carry no (or a wrong) extension."""
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    for magic, mime in _MAGIC:
-        if data.startswith(magic):
-            return mime
-    guessed, _ = mimetypes.guess_type(path.name)
-    return guessed or "application/octet-stream"

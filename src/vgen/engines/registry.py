@@ -1,6 +1,6 @@
 """Build the engines, the routing and the catalog from the routing configuration.
 
-Targets come from vgen.toml or the `VGEN_GEMINI_*` / `VGEN_RELAY_*` shortcuts
+Targets come from vgen.toml or the `VGEN_VERTEX_*` / `VGEN_GEMINI_*` / `VGEN_RELAY_*` shortcuts
 (`config.load_routing`); `local` always exists. Every task records the target that serves it,
 and responses show it, so nobody mistakes the local renderer for Veo.
 """
@@ -52,12 +52,14 @@ def _remote_engine(name: str, target: TargetConfig, client: httpx.AsyncClient) -
             model_map=target.models,
             **timing,
         )
-    if target.type == "gemini":
+    if target.type in ("gemini", "gemini_omni"):
         from vgen.engines.gemini import DEFAULT_GEMINI_BASE_URL, GeminiEngine
+        from vgen.engines.gemini_omni import GeminiOmniEngine
 
         if not key:
-            raise ValueError(f"target {name}: gemini needs an api_key or api_key_env")
-        return GeminiEngine(
+            raise ValueError(f"target {name}: {target.type} needs an api_key or api_key_env")
+        kind = GeminiEngine if target.type == "gemini" else GeminiOmniEngine
+        return kind(
             name=name,
             api_key=key,
             client=client,
@@ -65,6 +67,8 @@ def _remote_engine(name: str, target: TargetConfig, client: httpx.AsyncClient) -
             model_map=target.models or None,
             **timing,
         )
+    if target.type == "vertex":
+        return _vertex_engine(name, target, client, timing)
     if target.type == "openai":
         from vgen.engines.openai_videos import OpenAIVideosEngine
 
@@ -79,6 +83,30 @@ def _remote_engine(name: str, target: TargetConfig, client: httpx.AsyncClient) -
             **timing,
         )
     raise ValueError(f"target {name}: type {target.type!r} cannot be configured twice")
+
+
+def _vertex_engine(
+    name: str, target: TargetConfig, client: httpx.AsyncClient, timing: dict[str, float]
+) -> Engine:
+    import time
+
+    from vgen.engines.google_credentials import GoogleCredentials
+    from vgen.engines.vertex import DEFAULT_STORAGE_BASE_URL, DEFAULT_VERTEX_LOCATION, VertexEngine
+
+    if not target.project:
+        raise ValueError(f"target {name}: vertex needs a project")
+    return VertexEngine(
+        name=name,
+        project=target.project,
+        location=target.location or DEFAULT_VERTEX_LOCATION,
+        credentials=GoogleCredentials(key_file=target.credentials_file, clock=time.time),
+        client=client,
+        base_url=target.base_url,
+        storage_uri=target.storage_uri,
+        storage_base_url=target.storage_base_url or DEFAULT_STORAGE_BASE_URL,
+        model_map=target.models or None,
+        **timing,
+    )
 
 
 def routing_for_given(engines: Mapping[str, Engine]) -> Routing:
