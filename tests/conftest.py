@@ -1,5 +1,6 @@
 """Shared fixtures: databases (SQLite always, PostgreSQL when VGEN_TEST_DATABASE_URL is set),
-settings in a temp data dir, and a live vgen server on loopback."""
+settings in a temp data dir, a live vgen server on loopback, an S3 test server with a fresh
+bucket per test, and a real MP4 for fake upstreams to serve."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from typing import TYPE_CHECKING
 import psycopg
 import pytest
 
+from tests.s3 import Bucket, S3TestServer
 from vgen.config import Settings
+from vgen.media.renderer import RenderJob, render_video
 
 if TYPE_CHECKING:
     from tests.support import LiveServer
@@ -83,6 +86,40 @@ def make_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
 def server(settings: Settings, make_server: Callable[..., LiveServer]) -> LiveServer:
     """vgen (API + worker + local engine) on 127.0.0.1 with an admin key."""
     return make_server(settings)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3TestServer]:
+    server = S3TestServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Fake keys through the standard AWS chain; no profile or config file of this machine."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def bucket(s3_server: S3TestServer, aws_credentials: None) -> Bucket:
+    made = Bucket(name="vgen-" + secrets.token_hex(6), endpoint_url=s3_server.endpoint_url)
+    made.client().create_bucket(Bucket=made.name)
+    return made
+
+
+@pytest.fixture(scope="session")
+def upstream_mp4(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A real (short) MP4 for fake providers to serve: vgen probes what it downloads."""
+    path = tmp_path_factory.mktemp("upstream") / "clip.mp4"
+    render_video(RenderJob(str(path), 640, 360, "upstream clip", duration_s=2))
+    return path.read_bytes()
 
 
 def wait_for(check: Callable[[], object], *, timeout_s: float = 60, message: str = "") -> object:

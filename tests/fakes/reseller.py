@@ -40,6 +40,8 @@ class ResellerFake:
     jobs_by_key: dict[str, str] = field(default_factory=dict)
     creates: list[dict[str, Any]] = field(default_factory=list)
     idempotency_keys: list[str | None] = field(default_factory=list)
+    submitted_keys: list[str | None] = field(default_factory=list)
+    """The Idempotency-Key of every submit that reached the job logic, repeats included."""
     video_requests: list[dict[str, str]] = field(default_factory=list)
     polls_until_done: int = 2
     reject_submits_with: str | None = None
@@ -90,6 +92,7 @@ class ResellerFake:
         if self.reject_submits_with:
             return JSONResponse({"code": 400, "msg": self.reject_submits_with}, status_code=400)
         key = request.headers.get("idempotency-key")
+        self.submitted_keys.append(key)
         if key and key in self.jobs_by_key:
             # Like vgen itself, the fake honours Idempotency-Key: a repeated submit whose
             # answer was lost gets the original job back.

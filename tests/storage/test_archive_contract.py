@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.storage.conftest import Bucket
+from tests.s3 import Bucket
 from vgen.storage.base import ArchiveStorage
 from vgen.storage.s3 import S3Storage, default_transfer_config
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.storage.conftest import Bucket, s3_settings
+from tests.s3 import Bucket
+from tests.storage.conftest import s3_settings
 from vgen.config import Settings
 from vgen.storage.factory import open_storage
 from vgen.storage.local_disk import LocalDiskStorage

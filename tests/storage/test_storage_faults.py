@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.storage.conftest import Bucket, S3TestServer, s3_settings
+from tests.s3 import Bucket, S3TestServer
+from tests.storage.conftest import s3_settings
 from tests.support import free_port
 from vgen.domain.errors import StorageUnavailable
 from vgen.storage.base import ArchiveStorage

@@ -126,13 +126,19 @@ class Worker:
     async def _fill_slots(self, group: anyio.abc.TaskGroup) -> int:
         claimed = 0
         while self._running < self._settings.worker_concurrency:
-            task = await self._store.queue.claim_next(
-                self.owner_id,
-                now=self._clock(),
-                lease_s=self._settings.lease_seconds,
-                engines=list(self._engines),
-                startable=await self._startable_engines(),
-            )
+            startable = await self._startable_engines()
+            # Shielded: a shutdown that cancelled the claim while the database committed it
+            # would leave the task leased to an exiting worker until the lease lapses. Claimed,
+            # it reaches `_execute` (anyio starts a task before cancelling it), which hands
+            # it straight back.
+            with anyio.CancelScope(shield=True):
+                task = await self._store.queue.claim_next(
+                    self.owner_id,
+                    now=self._clock(),
+                    lease_s=self._settings.lease_seconds,
+                    engines=list(self._engines),
+                    startable=startable,
+                )
             if task is None:
                 break
             self._running += 1
