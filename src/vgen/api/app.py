@@ -118,6 +118,8 @@ async def _running(
                 timeout=settings.image_fetch_timeout_seconds,
             )
         )
+        # Not the injected clock: `limits` keeps its windows in real time (in Redis too), so
+        # the Retry-After it derives must be measured against real time as well.
         limiter = RequestRateLimiter(settings.redis_url)
         stack.push_async_callback(limiter.aclose)
         app.state.services = _services(runtime, image_http, limiter)
