@@ -6,6 +6,7 @@ round trip instead of two, while still checking the key on every request.
 
 from __future__ import annotations
 
+import functools
 import hmac
 from typing import Any
 
@@ -17,6 +18,7 @@ from vgen.store.poll_batches import PollBatcher
 from vgen.store.tasks import STATUS_COLUMNS, status_from_values
 
 _KEYS = len(KEY_COLUMNS)
+_SECRET_HASH = KEY_COLUMNS.index("secret_hash")
 _SQL = (
     f"SELECT {', '.join('k.' + c for c in KEY_COLUMNS)}, "
     f"{', '.join('t.' + c for c in STATUS_COLUMNS)} "
@@ -43,8 +45,15 @@ class PollReader:
             values = await self._batches.key_and_status_row(task_id, digest)
         if values is None:
             return None, None
-        key_values = dict(zip(KEY_COLUMNS, values[:_KEYS], strict=True))
-        if not hmac.compare_digest(key_values["secret_hash"], digest):
+        key_values = tuple(values[:_KEYS])
+        if not hmac.compare_digest(key_values[_SECRET_HASH], digest):
             return None, None
         status = values[_KEYS:]
-        return row_to_key(key_values), status_from_values(status) if status[0] else None
+        return _key_of(key_values), status_from_values(status) if status[0] else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _key_of(values: tuple[Any, ...]) -> ApiKey:
+    """The `ApiKey` of a key row's values. Memoised on the values themselves, so a key whose row
+    changes (limits, revocation) is built afresh; a poll reads the row every time regardless."""
+    return row_to_key(dict(zip(KEY_COLUMNS, values, strict=True)))
