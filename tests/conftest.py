@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import psycopg
 import pytest
 
+from tests.fakes.reseller import ResellerFake
 from tests.s3 import Bucket, S3TestServer
 from vgen.config import Settings
 from vgen.media.renderer import RenderJob, render_video
@@ -135,3 +136,15 @@ def wait_for(check: Callable[[], object], *, timeout_s: float = 60, message: str
 
 def run(coro: object) -> object:
     return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def reseller(upstream_mp4: bytes) -> Iterator[ResellerFake]:
+    """A fake reseller (the Veo task dialect) on loopback, serving `upstream_mp4`."""
+    from tests.support import ThreadedUvicorn
+
+    fake = ResellerFake(video=upstream_mp4)
+    server = ThreadedUvicorn(fake.app(), lifespan="off")
+    fake.base_url = server.url
+    yield fake
+    server.stop()

@@ -14,6 +14,7 @@ import httpx
 
 from tests.api.test_veo_lifecycle import poll_until_done
 from tests.conftest import wait_for
+from tests.fakes.reseller import ResellerFake
 from tests.support import LiveServer
 from tests.video import decode_mp4
 from vgen.config import Settings
@@ -117,3 +118,52 @@ def test_sigterm_hands_a_running_task_back_at_once_and_exits_zero(
         )
         assert drained.returncode == 0, drained.stdout + drained.stderr
         assert client.get(f"/v1/result/{task_id}").json()["status"] == "completed"
+
+
+def test_sigterm_during_a_submit_lets_it_finish_so_the_job_is_never_made_twice(
+    settings: Settings,
+    make_server: Callable[..., LiveServer],
+    reseller: ResellerFake,
+    tmp_path: Path,
+) -> None:
+    # The API routes the task to the relay (the route is decided, and stored, at create).
+    server = make_server(
+        settings.model_copy(update={"run_worker": False, "relay_base_url": reseller.base_url})
+    )
+    reseller.submit_delay_s = 2.0  # SIGTERM lands while the upstream's answer is on its way
+    env = {
+        **_worker_env(server.settings),
+        "VGEN_RELAY_BASE_URL": reseller.base_url,
+        "VGEN_RELAY_FIRST_POLL_SECONDS": "0.2",
+        "VGEN_RELAY_POLL_INTERVAL_SECONDS": "0.2",
+    }
+    with server.client() as client:
+        created = client.post("/v1/veo/videos", json={"model": "veo_3_1_fast", "prompt": "dunes"})
+        assert created.status_code == 200, created.text
+        task_id = created.json()["id"]
+        log = tmp_path / "worker.log"
+        with log.open("wb") as out:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "vgen", "worker"], env=env, stdout=out, stderr=out
+            )
+        try:
+            wait_for(lambda: reseller.submitted_keys, timeout_s=60, message="the submit")
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(timeout=60) == 0, log.read_text()
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+        assert client.get(f"/v1/result/{task_id}").json()["status"] == "processing"
+        with (tmp_path / "next.log").open("wb") as out:
+            successor = subprocess.Popen(
+                [sys.executable, "-m", "vgen", "worker"], env=env, stdout=out, stderr=out
+            )
+        try:
+            done = poll_until_done(client, task_id)[-1]
+        finally:
+            successor.terminate()
+            successor.wait(timeout=60)
+    # The next worker only polled: the job the first one submitted was recorded before it left.
+    assert reseller.submitted_keys == [task_id]
+    assert done["status"] == "completed", done

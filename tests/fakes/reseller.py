@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -46,6 +47,8 @@ class ResellerFake:
     polls_until_done: int = 2
     reject_submits_with: str | None = None
     done_without_video: bool = False
+    submit_delay_s: float = 0.0
+    """How long a submit's answer takes once the job is made (a slow upstream)."""
     base_url: str = ""
     requests_seen: int = 0
     cancels: list[str] = field(default_factory=list)
@@ -109,6 +112,7 @@ class ResellerFake:
         self.jobs[job.id] = job
         if key:
             self.jobs_by_key[key] = job.id
+        await anyio.sleep(self.submit_delay_s)  # the job exists; its id is not known yet
         return JSONResponse({"code": 0, "msg": "success", "data": {"taskId": job.id}})
 
     async def _result(self, request: Request) -> Response:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import anyio
+
 from vgen.domain.requests import VideoRequest
 from vgen.engines.calls import timed_operation
 
@@ -58,9 +60,14 @@ async def submit_once(
 ) -> PollLater:
     """A remote engine's first step: submit, persist the upstream id before anything else
     (ENGINES.md: never submit twice), and say when the first poll is worth making."""
-    with timed_operation(engine, "submit"):
-        upstream_id = await submit()
-    await reporter.record_upstream_id(upstream_id)
+    # A shutdown (SIGTERM) or a lost lease lets a submit in flight finish and be recorded (the
+    # HTTP client's timeout bounds it): cut short, the upstream may have made the job without
+    # vgen knowing its id, and an upstream that ignores Idempotency-Key (Google's) would then be
+    # asked, and paid, twice. Once it is recorded, the cancellation takes effect.
+    with anyio.CancelScope(shield=True):
+        with timed_operation(engine, "submit"):
+            upstream_id = await submit()
+        await reporter.record_upstream_id(upstream_id)
     return PollLater(first_poll_after(first_poll_s, job))
 
 
