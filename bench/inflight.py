@@ -1,4 +1,4 @@
-"""In-flight benchmark (issue #4): one worker process holding 10,000 concurrent remote tasks.
+"""In-flight benchmark (issue #4): worker processes holding 10,000 concurrent remote tasks.
 
 A fake Veo-task upstream (`inflight_upstream.py`, its own process) finishes each job a few
 simulated minutes after its submit; one vgen worker (`inflight_worker.py`, its own process, so
@@ -6,6 +6,10 @@ its memory and CPU are measured alone) submits, parks, polls, downloads, probes 
 them all. Prints the worker's peak RSS, its CPU seconds per 1,000 tasks in each phase
 (submitting, waiting, polling, completing), the upstream calls per task against the configured
 poll pace, and the completion lag (upstream done -> task `completed`).
+
+`--database-url` runs it on PostgreSQL (a scratch schema of its own, dropped at the end) and
+`--workers N` spreads the tasks over N worker processes (issue #11), each its own `owner_id`;
+their CPU and RSS are sampled per process, the phase figures are their sum.
 
 Run: `.venv/bin/python bench/inflight.py` (`--quick` for a 500-task smoke run, `--help`).
 """
@@ -19,6 +23,8 @@ import http.client
 import json
 import multiprocessing
 import os
+import re
+import secrets
 import sqlite3
 import sys
 import tempfile
@@ -139,26 +145,39 @@ async def seed_tasks(url: str, *, count: int, clock: SimClock, deadline_s: float
         await store.close()
 
 
-def count_finished(db_path: Path) -> int:
+def libpq_url(url: str) -> str:
+    return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", url)
+
+
+def query_tasks(url: str, query: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    """Rows of a read-only `query` (`?` placeholders) on the task table, SQLite or PostgreSQL."""
+    if url.startswith("sqlite"):
+        db_path = url.removeprefix("sqlite:///")
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
+        conn.row_factory = sqlite3.Row
+        try:
+            return [dict(row) for row in conn.execute(query, params)]
+        finally:
+            conn.close()
+    import psycopg
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(libpq_url(url), autocommit=True, row_factory=dict_row) as pg:
+        return list(pg.execute(query.replace("?", "%s"), params).fetchall())
+
+
+def count_finished(url: str) -> int:
     from vgen.domain.states import TaskState
 
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
-    try:
-        query = "SELECT count(*) FROM tasks WHERE state IN (?, ?)"
-        ended = (TaskState.COMPLETED.value, TaskState.FAILED.value)
-        return int(conn.execute(query, ended).fetchone()[0])
-    finally:
-        conn.close()
+    query = "SELECT count(*) AS n FROM tasks WHERE state IN (?, ?)"
+    ended = (TaskState.COMPLETED.value, TaskState.FAILED.value)
+    return int(query_tasks(url, query, ended)[0]["n"])
 
 
-def read_tasks(db_path: Path) -> list[dict[str, Any]]:
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
-    conn.row_factory = sqlite3.Row
-    try:
-        query = "SELECT id, state, upstream_id, completed_at, attempts, error FROM tasks"
-        return [dict(row) for row in conn.execute(query)]
-    finally:
-        conn.close()
+def read_tasks(url: str) -> list[dict[str, Any]]:
+    return query_tasks(
+        url, "SELECT id, state, upstream_id, completed_at, attempts, error FROM tasks"
+    )
 
 
 @dataclass
@@ -196,13 +215,15 @@ class ProfileSwitch:
 class Run:
     args: argparse.Namespace
     clock: SimClock
-    db_path: Path
+    database_url: str
     upstream_port: int
     upstream_pid: int
     workdir: Path
 
 
-def watch_until_done(run: Run, switch: ProfileSwitch, sampler: ProcSampler, worker: Any) -> None:
+def watch_until_done(
+    run: Run, switch: ProfileSwitch, samplers: list[ProcSampler], workers: list[Any]
+) -> None:
     """Poll the upstream's totals and the task table until every task finished."""
     args = run.args
     started = last_print = time.time()
@@ -212,24 +233,28 @@ def watch_until_done(run: Run, switch: ProfileSwitch, sampler: ProcSampler, work
         time.sleep(0.25)
         now = time.time()
         totals = fetch_json(run.upstream_port, "/totals")
-        finished = count_finished(run.db_path)
+        finished = count_finished(run.database_url)
         switch.update(now, totals, finished=finished, tasks=args.tasks)
         if now - last_print >= 10 or finished == args.tasks:
             last_print = now
-            _print_progress(run, now - started, totals, finished, sampler)
-        if not worker.is_alive():
-            raise SystemExit(f"the worker process exited with code {worker.exitcode}")
+            _print_progress(run, now - started, totals, finished, samplers)
+        for worker in workers:
+            if not worker.is_alive():
+                raise SystemExit(f"a worker process exited with code {worker.exitcode}")
         if now - started > limit_s:
             print(f"TIMEOUT after {limit_s:.0f} s: {finished:,} of {args.tasks:,} tasks finished")
             return
 
 
 def _print_progress(
-    run: Run, elapsed_s: float, totals: dict[str, int], finished: int, sampler: ProcSampler
+    run: Run, elapsed_s: float, totals: dict[str, int], finished: int, samplers: list[ProcSampler]
 ) -> None:
-    recent = sampler.samples[-11:]
-    cpu = (recent[-1].cpu_s - recent[0].cpu_s) / (recent[-1].at - recent[0].at) if recent else 0
-    rss = recent[-1].rss_mb if recent else 0.0
+    cpu = rss = 0.0
+    for sampler in samplers:
+        recent = sampler.samples[-11:]
+        if len(recent) >= 2 and recent[-1].at > recent[0].at:
+            cpu += (recent[-1].cpu_s - recent[0].cpu_s) / (recent[-1].at - recent[0].at)
+        rss += recent[-1].rss_mb if recent else 0.0
     print(
         f"  {elapsed_s:6.1f} s real ({elapsed_s * run.clock.speed:6.0f} s sim)  "
         f"submits {totals['submits']:6,}  polls {totals['polls']:7,}  "
@@ -280,6 +305,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--keep", action="store_true", help="keep the data directory (and the upstream's stats)"
     )
+    parser.add_argument(
+        "--database-url",
+        help="PostgreSQL URL to run on instead of SQLite (a fresh schema is created and "
+        "dropped), e.g. postgresql://postgres@127.0.0.1:5432/test",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes, each its own owner_id (1)"
+    )
     parser.add_argument("--timeout", type=float, help="give up after this many real seconds")
     parser.add_argument("--seed", type=int, default=4, help="random seed (4)")
     args = parser.parse_args(argv)
@@ -290,7 +323,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def worker_settings(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
+def worker_settings(
+    args: argparse.Namespace, data_dir: Path, database_url: str | None
+) -> dict[str, Any]:
     """Settings' defaults, except: the lease is scaled with the clock speed so it still lasts
     `lease_seconds` of real time (the worker renews it with real-time sleeps)."""
     from vgen.config import Settings
@@ -303,6 +338,8 @@ def worker_settings(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
     }
     if args.concurrency:
         kwargs["worker_concurrency"] = args.concurrency
+    if database_url:
+        kwargs["database_url"] = database_url
     return kwargs
 
 
@@ -310,18 +347,22 @@ def print_setup(args: argparse.Namespace, settings_kwargs: dict[str, Any]) -> No
     from vgen.config import Settings
 
     s = Settings(**settings_kwargs)
+    database = "PostgreSQL" if s.database_url else "SQLite"
+    workers = f"{args.workers} worker processes" if args.workers > 1 else "worker"
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"load average before the run: {load} (1, 5, 15 min)")
     print(
         f"{args.tasks:,} relay tasks; upstream job {args.job_seconds:g} s "
         f"(± {args.job_spread:.0%}), first poll {args.first_poll:g} s, then every "
         f"{args.poll_interval:g} s (simulated); clock speed x{args.speed:g}\n"
-        f"worker: concurrency {s.worker_concurrency}, idle poll {s.worker_idle_poll_seconds:g} "
+        f"{workers}: concurrency {s.worker_concurrency}, idle poll {s.worker_idle_poll_seconds:g} "
         f"s real, lease {s.lease_seconds:g} s sim, deadline {s.task_deadline_seconds:g} s sim; "
-        f"SQLite; uvloop"
+        f"{database}; uvloop"
     )
 
 
-def measure(args: argparse.Namespace, workdir: Path) -> int:
-    settings_kwargs = worker_settings(args, workdir)
+def measure(args: argparse.Namespace, workdir: Path, database_url: str | None) -> int:
+    settings_kwargs = worker_settings(args, workdir, database_url)
     print_setup(args, settings_kwargs)
     from vgen.config import Settings
 
@@ -342,50 +383,94 @@ def measure(args: argparse.Namespace, workdir: Path) -> int:
             )
         )
         print(f"seeded {args.tasks:,} queued tasks in {time.perf_counter() - started:.1f} s")
-        run = Run(args, clock, workdir / "vgen.db", port, upstream.pid, workdir)
-        return report(run, drive_worker(run, settings_kwargs))
+        url = settings.resolved_database_url()
+        run = Run(args, clock, url, port, upstream.pid, workdir)
+        return report(run, drive_workers(run, settings_kwargs))
 
 
 @dataclass(frozen=True)
 class WorkerRun:
-    """What watching the worker yielded, besides what the upstream and the database hold."""
+    """What watching the workers yielded, besides what the upstream and the database hold."""
 
-    samples: list[Sample]
-    usage: dict[str, float]
+    samples: list[list[Sample]]  # per worker process
+    usages: list[dict[str, float]]  # per worker process
     upstream_share: float
     switch: ProfileSwitch
 
+    def summed_cpu(self) -> list[tuple[float, float]]:
+        """(wall clock, CPU seconds of all workers): the other workers' samples interpolated at
+        the first one's sample times."""
+        first, *others = self.samples
+        return [(s.at, s.cpu_s + sum(_cpu_at(o, s.at) for o in others)) for s in first]
 
-def drive_worker(run: Run, settings_kwargs: dict[str, Any]) -> WorkerRun:
-    """Start the worker, watch it until every task finished, stop it and collect its usage."""
+    def summed_usage(self) -> dict[str, float]:
+        return {
+            "ru_maxrss_mb": max(u["ru_maxrss_mb"] for u in self.usages),
+            "vm_hwm_mb": max(u["vm_hwm_mb"] for u in self.usages),
+            "cpu_s": sum(u["cpu_s"] for u in self.usages),
+        }
+
+
+def _cpu_at(samples: list[Sample], at: float) -> float:
+    if not samples:
+        return 0.0
+    before = [s for s in samples if s.at <= at]
+    if not before:
+        return samples[0].cpu_s
+    after = [s for s in samples if s.at > at]
+    if not after:
+        return before[-1].cpu_s
+    a, b = before[-1], after[0]
+    return a.cpu_s + (b.cpu_s - a.cpu_s) * (at - a.at) / (b.at - a.at)
+
+
+def drive_workers(run: Run, settings_kwargs: dict[str, Any]) -> WorkerRun:
+    """Start the workers, watch them until every task finished, stop them and collect their
+    usage. The profile (`--profile`) is the first worker's."""
     args = run.args
-    plan = WorkerPlan(
-        settings_kwargs,
-        run.clock,
-        f"http://{HOST}:{run.upstream_port}",
-        first_poll_s=args.first_poll,
-        poll_interval_s=args.poll_interval,
-        log_path=run.workdir / "worker.log" if args.log_info else None,
-    )
-    ours, theirs = SPAWN.Pipe()
-    worker = SPAWN.Process(target=run_worker, args=(theirs, plan), daemon=True)
-    with running(worker):
-        if not ours.poll(120):
-            raise SystemExit("the worker did not start")
-        ours.recv()
-        switch = ProfileSwitch(args.profile, ours, run.workdir / "worker.prof")
+    plans = [
+        WorkerPlan(
+            settings_kwargs,
+            run.clock,
+            f"http://{HOST}:{run.upstream_port}",
+            first_poll_s=args.first_poll,
+            poll_interval_s=args.poll_interval,
+            log_path=run.workdir / f"worker{n or ''}.log" if args.log_info else None,
+            owner_id="bench-worker" if args.workers == 1 else f"bench-worker-{n}",
+        )
+        for n in range(args.workers)
+    ]
+    pipes = [SPAWN.Pipe() for _ in plans]
+    workers = [
+        SPAWN.Process(target=run_worker, args=(theirs, plan), daemon=True)
+        for plan, (_, theirs) in zip(plans, pipes, strict=True)
+    ]
+    with contextlib.ExitStack() as stack:
+        for worker in workers:
+            stack.enter_context(running(worker))
+        for ours, _ in pipes:
+            if not ours.poll(120):
+                raise SystemExit("a worker did not start")
+            ours.recv()
+        switch = ProfileSwitch(args.profile, pipes[0][0], run.workdir / "worker.prof")
         upstream = ProcSampler(run.upstream_pid)
         upstream_before = upstream.take()
-        with ProcSampler(worker.pid) as sampler:
-            watch_until_done(run, switch, sampler, worker)
-            upstream_after = upstream.take()
+        samplers = [stack.enter_context(ProcSampler(w.pid)) for w in workers]
+        watch_until_done(run, switch, samplers, workers)
+        upstream_after = upstream.take()
+        for ours, _ in pipes:
             ours.send(("stop",))
+        usages = []
+        for ours, _ in pipes:
             if not ours.poll(60):
-                raise SystemExit("the worker did not stop")
-            usage = ours.recv()[1]
+                raise SystemExit("a worker did not stop")
+            usages.append(ours.recv()[1])
     upstream_cpu_s = upstream_after.cpu_s - upstream_before.cpu_s
     return WorkerRun(
-        sampler.samples, usage, upstream_cpu_s / (upstream_after.at - upstream_before.at), switch
+        [sampler.samples for sampler in samplers],
+        usages,
+        upstream_cpu_s / (upstream_after.at - upstream_before.at),
+        switch,
     )
 
 
@@ -394,7 +479,7 @@ def report(run: Run, worker: WorkerRun) -> int:
     stats = fetch_json(run.upstream_port, "/stats")
     if run.args.keep:
         (run.workdir / "upstream-stats.json").write_text(json.dumps(stats))
-    rows = read_tasks(run.db_path)
+    rows = read_tasks(run.database_url)
     unfinished = print_states(rows)
     if stats["unknown"]:
         print(f"polls for unknown job ids: {stats['unknown']:,}")
@@ -407,12 +492,16 @@ def report(run: Run, worker: WorkerRun) -> int:
         poll_times=stats["poll_times"],
         download_times=stats["download_times"],
         rows=rows,
-        cpu=[(s.at, s.cpu_s) for s in worker.samples],
-        usage=worker.usage,
-        peak_sampled_rss_mb=max((s.rss_mb for s in worker.samples), default=0.0),
+        cpu=worker.summed_cpu(),
+        usage=worker.summed_usage(),
+        peak_sampled_rss_mb=max((s.rss_mb for w in worker.samples for s in w), default=0.0),
         upstream_share=worker.upstream_share,
     )
     ok = print_report(measured)
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"load average at the end: {load} (1, 5, 15 min)")
+    if len(worker.usages) > 1:
+        print_per_worker(worker)
     switch = worker.switch
     if switch.window is not None:
         start, end = switch.window
@@ -423,6 +512,35 @@ def report(run: Run, worker: WorkerRun) -> int:
             calls=measured.calls_between(start, end),
         )
     return 0 if ok and unfinished == 0 else 1
+
+
+def print_per_worker(worker: WorkerRun) -> None:
+    """CPU (and peak RSS) per worker process, from its own getrusage at exit."""
+    total = sum(u["cpu_s"] for u in worker.usages)
+    each = " / ".join(f"{u['cpu_s']:.1f}" for u in worker.usages)
+    peaks = " / ".join(f"{u['vm_hwm_mb']:.0f}" for u in worker.usages)
+    print(
+        f"\nworker processes: {len(worker.usages)}; CPU s sum {total:.1f}, per worker {each}; "
+        f"peak RSS per worker {peaks} MB"
+    )
+
+
+@contextlib.contextmanager
+def scratch_schema(url: str | None) -> Iterator[str | None]:
+    """For PostgreSQL, a fresh schema (dropped afterwards) selected through `search_path`."""
+    if url is None:
+        yield None
+        return
+    import psycopg
+
+    schema = f"vgen_inflight_{secrets.token_hex(4)}"
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        try:
+            separator = "&" if "?" in url else "?"
+            yield f"{url}{separator}options=-csearch_path%3D{schema}"
+        finally:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @contextlib.contextmanager
@@ -440,9 +558,9 @@ def scratch_dir(*, keep: bool) -> Iterator[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    with scratch_dir(keep=args.keep) as tmp:
+    with scratch_dir(keep=args.keep) as tmp, scratch_schema(args.database_url) as database_url:
         try:
-            return measure(args, tmp)
+            return measure(args, tmp, database_url)
         except KeyboardInterrupt:
             print("interrupted")
             return 130

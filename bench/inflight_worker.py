@@ -28,6 +28,7 @@ class WorkerPlan:
     first_poll_s: float
     poll_interval_s: float
     log_path: Path | None  # INFO log lines, formatted as `vgen worker` does, go here
+    owner_id: str = "bench-worker"
 
 
 def run_worker(conn: Connection, plan: WorkerPlan) -> None:
@@ -96,7 +97,7 @@ def _build_worker(plan: WorkerPlan, settings: Any, *, store: Any, http_client: A
         storage=LocalDiskStorage(settings.data_dir / "archive"),
         settings=settings,
         clock=plan.clock,
-        owner_id="bench-worker",
+        owner_id=plan.owner_id,
     )
 
 
