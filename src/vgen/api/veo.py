@@ -70,7 +70,7 @@ async def answer_poll(
     _key, task = await services.auth.authenticate_poll(authorization, task_id)
     if task is None:
         raise NotFound(f"No task with id '{task_id}'.")
-    body = orjson.dumps(render_task(services, task, now=now))
+    body = services.task_bodies.encoded(task, now)
     return body, [(b"content-length", str(len(body)).encode()), *_fixed_headers(task.state)]
 
 

@@ -6,9 +6,13 @@ Invariant: a `video_url` is valid for the URL lifetime but never past the archiv
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from vgen.domain.states import TaskState
 from vgen.domain.tasks import Task, TaskStatus
@@ -96,3 +100,26 @@ class TaskBodies:
         return signed_task_body(
             task, signer=self.signer, ttl_s=self.ttl_s, now=now, presign=self.presign
         )
+
+    def encoded(self, task: TaskStatus, now: float) -> bytes:
+        """The body as JSON bytes. A body depends on `now` only through its URL's expiry
+        second, so polls of one task within one second share one rendering (the hottest
+        answer: a client polls, many clients poll the same task)."""
+        expires_at = None
+        if task.state is TaskState.COMPLETED and task.artifact_key and task.archive_expires_at:
+            expires_at = int(min(now + self.ttl_s, task.archive_expires_at))
+        return _encoded(self, task, expires_at, expires_at is not None and expires_at > now)
+
+
+@functools.lru_cache(maxsize=4096)
+def _encoded(bodies: TaskBodies, task: TaskStatus, expires_at: int | None, live: bool) -> bytes:
+    # Any instant that yields this expiry second and liveness renders the same body: a live URL
+    # expiring at `expires_at` is rendered from `expires_at - ttl_s`; a dead one (capped by the
+    # archive's retention end, which has passed) from any later instant; no URL from any.
+    if expires_at is None:
+        now = 0.0
+    elif live:
+        now = expires_at - bodies.ttl_s
+    else:
+        now = math.inf
+    return orjson.dumps(bodies(task, now))
