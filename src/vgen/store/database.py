@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+import anyio
 import psycopg
 import sqlalchemy as sa
 from alembic import command
@@ -66,6 +67,14 @@ def _translated_psycopg() -> Any:
         yield
     except (psycopg.Error, PoolTimeout) as exc:
         raise StoreError(f"database error: {exc.__class__.__name__}") from exc
+
+
+def _uncancellable() -> anyio.CancelScope:
+    """Statements run to their end once started. A cancellation in the middle of one (a lease
+    renewal stopped because its task finished, a request whose client went away) would leave
+    the driver connection half-used and dropped unclosed; a statement is milliseconds long, so
+    the cancellation waits for it instead."""
+    return anyio.CancelScope(shield=True)
 
 
 DEFAULT_POOL_SIZE = 20
@@ -136,7 +145,7 @@ class Database:
                     with _translated_psycopg():
                         await self._poll_pool.open(wait=True)
                     self._poll_pool_open = True
-        with _translated_psycopg():
+        with _translated_psycopg(), _uncancellable():
             async with self._poll_pool.connection() as conn:
                 cursor = await conn.execute(sql, params, prepare=True)
                 rows: list[tuple[Any, ...]] = await cursor.fetchall()
@@ -162,7 +171,7 @@ class Database:
                 self._conn.commit()
                 return rows
         assert self._async_engine is not None
-        with _translated():
+        with _translated(), _uncancellable():
             async with self._async_engine.connect() as conn:
                 # Autocommit: a lone SELECT needs no BEGIN/COMMIT round trips.
                 conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -180,7 +189,7 @@ class Database:
                 yield _SyncExecutor(self._conn)
             return
         assert self._async_engine is not None
-        with _translated():
+        with _translated(), _uncancellable():
             async with self._async_engine.begin() as conn:
                 yield _AsyncExecutor(conn)
 

@@ -38,10 +38,16 @@ class RunnableTaskListener:
             await anyio.sleep(self._reconnect_s)
 
     async def _listen(self) -> None:
-        async with await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True) as conn:
+        conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+        try:
             await conn.execute(f"LISTEN {CHANNEL}")
             log.info("listening for runnable tasks")
             # Whatever became claimable while nobody listened is found by one look now.
             self._on_wake("")
             async for notification in conn.notifies():
                 self._on_wake(notification.payload)  # the engine target of the task
+        finally:
+            # Not `async with`: its exit awaits a rollback first, which a cancellation (the
+            # usual way this ends) interrupts again, and the connection would be dropped open.
+            with anyio.CancelScope(shield=True):
+                await conn.close()
