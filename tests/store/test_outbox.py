@@ -5,7 +5,6 @@ VGEN_TEST_DATABASE_URL is set)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -16,13 +15,6 @@ from vgen.store.store import Store
 pytestmark = pytest.mark.anyio
 
 T0 = 1_800_000_000.0
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    opened = Store.open(database_url)
-    yield opened
-    await opened.close()
 
 
 async def add_events(store: Store, count: int, *, at: float = T0) -> None:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -17,13 +16,6 @@ from vgen.store.tasks import NewTask
 pytestmark = pytest.mark.anyio
 
 T0 = 1_800_000_000.0
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    opened = Store.open(database_url)
-    yield opened
-    await opened.close()
 
 
 async def add_task(

@@ -5,7 +5,7 @@ lease-owner moves tried by anyone else, change nothing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -21,13 +21,6 @@ OWNER = "w1"
 LEASE_S = 30
 NOW = T0 + 2 * LEASE_S  # the owner's lease has lapsed, so a reclaim may take the task
 DEADLINE_S = 600
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    opened = Store.open(database_url)
-    yield opened
-    await opened.close()
 
 
 async def row_in(store: Store, state: TaskState) -> Task:

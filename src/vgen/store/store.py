@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from vgen.store.database import DEFAULT_POOL_SIZE, Database, open_database
+from vgen.store.durations import DurationHistory
 from vgen.store.files import FileRepository
 from vgen.store.keys import KeyRepository
 from vgen.store.outbox import OutboxRepository
@@ -29,6 +30,7 @@ class Store:
         self.usage = UsageRepository(database)
         self.polls = PollReader(database)
         self.upstream_cancels = UpstreamCancelRepository(database)
+        self.durations = DurationHistory(database)
 
     @classmethod
     def open(cls, url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> Store:

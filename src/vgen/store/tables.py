@@ -24,6 +24,9 @@ api_keys = sa.Table(
     sa.Column("daily_seconds", sa.Float, nullable=True),
     sa.Column("webhook_url", sa.Text, nullable=True),
     sa.Column("webhook_secret", sa.String(100), nullable=True),
+    sa.Column("weight", sa.Float, nullable=False, server_default="1"),  # fair share, API.md §6
+    sa.Column("daily_budget", sa.Float, nullable=True),  # in the price table's currency
+    sa.Column("monthly_budget", sa.Float, nullable=True),
 )
 
 tasks = sa.Table(
@@ -55,11 +58,20 @@ tasks = sa.Table(
     sa.Column("upstream_calls", sa.Integer, nullable=False, server_default="0"),
     sa.Column("api_key_id", sa.String(64), nullable=True),
     sa.Column("requested_seconds", sa.Float, nullable=False, server_default="0"),
+    sa.Column("priority", sa.String(10), nullable=False, server_default="normal"),
+    # Fair share: the task's slot in its tenant's share (start-time fair queuing) and the
+    # slot less its priority's head start, which orders the tenant's own tasks.
+    sa.Column("fair_tag", sa.Float, nullable=False, server_default="0"),
+    sa.Column("fair_rank", sa.Float, nullable=False, server_default="0"),
+    sa.Column("cost", sa.Float, nullable=True),  # set when completed; failures cost nothing
+    sa.Column("reserved_cost", sa.Float, nullable=False, server_default="0"),
     sa.Index("ix_tasks_tenant_created", "tenant_id", "created_at", "id"),
     sa.Index("ix_tasks_state_available", "state", "available_at"),
     sa.Index("ix_tasks_state_lease", "state", "lease_expires_at"),
     sa.Index("ix_tasks_key_state", "api_key_id", "state"),
     sa.Index("ix_tasks_archive_expiry", "archive_expires_at"),
+    sa.Index("ix_tasks_state_engine_tag", "state", "engine", "fair_tag"),
+    sa.Index("ix_tasks_tenant_state_rank", "tenant_id", "state", "fair_rank"),
     sa.UniqueConstraint("tenant_id", "idempotency_key", name="uq_tasks_idempotency"),
 )
 
@@ -87,6 +99,7 @@ usage_daily = sa.Table(
     sa.Column("completed", sa.Integer, nullable=False, server_default="0"),
     sa.Column("failed", sa.Integer, nullable=False, server_default="0"),
     sa.Column("cancelled", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("cost", sa.Float, nullable=False, server_default="0"),
     sa.PrimaryKeyConstraint("api_key_id", "model", "day"),
     sa.Index("ix_usage_tenant_day", "tenant_id", "day"),
 )
@@ -127,4 +140,32 @@ upstream_cancels = sa.Table(
     sa.Column("done_at", sa.Float, nullable=True),
     sa.Column("outcome", sa.String(20), nullable=True),  # confirmed | refused | gave_up
     sa.Index("ix_upstream_cancels_due", "done_at", "next_attempt_at"),
+)
+
+# Fair share (API.md §6): the share clock each tenant's next task starts from.
+tenant_shares = sa.Table(
+    "tenant_shares",
+    metadata,
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("last_tag", sa.Float, nullable=False),
+)
+
+share_clock = sa.Table(
+    "share_clock",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),  # one row, id 1
+    sa.Column("virtual_time", sa.Float, nullable=False),
+)
+
+# Observed upstream job durations (submit -> upstream done), per engine target and model:
+# the learned polling pace, ETAs and typical durations read the recent ones.
+job_durations = sa.Table(
+    "job_durations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("engine", sa.String(100), nullable=False),
+    sa.Column("model", sa.String(100), nullable=False),
+    sa.Column("finished_at", sa.Float, nullable=False),
+    sa.Column("seconds", sa.Float, nullable=False),
+    sa.Index("ix_job_durations_target", "engine", "model", "finished_at"),
 )
