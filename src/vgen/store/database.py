@@ -145,11 +145,12 @@ class Database:
                     with _translated_psycopg():
                         await self._poll_pool.open(wait=True)
                     self._poll_pool_open = True
+        rows: list[tuple[Any, ...]] = []
         with _translated_psycopg(), _uncancellable():
             async with self._poll_pool.connection() as conn:
                 cursor = await conn.execute(sql, params, prepare=True)
-                rows: list[tuple[Any, ...]] = await cursor.fetchall()
-                return rows
+                rows = await cursor.fetchall()
+        return rows
 
     def raw_sqlite(self) -> Any:
         """The DB-API sqlite3 connection, for the hottest read path only."""
@@ -171,11 +172,13 @@ class Database:
                 self._conn.commit()
                 return rows
         assert self._async_engine is not None
+        found: Sequence[RowMapping] = ()
         with _translated(), _uncancellable():
             async with self._async_engine.connect() as conn:
                 # Autocommit: a lone SELECT needs no BEGIN/COMMIT round trips.
                 conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                return (await conn.execute(stmt, params)).mappings().all()
+                found = (await conn.execute(stmt, params)).mappings().all()
+        return found
 
     async def execute(self, stmt: Executable, params: Mapping[str, Any] | None = None) -> int:
         async with self.transaction() as tx:
