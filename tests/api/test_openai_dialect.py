@@ -38,7 +38,7 @@ durations = [2, 4]
 
 VIDEO_FIELDS = {
     "id", "object", "model", "status", "progress", "created_at", "completed_at", "expires_at",
-    "seconds", "size", "prompt", "error", "remixed_from_video_id",
+    "seconds", "size", "prompt", "error", "remixed_from_video_id", "queue_position", "eta_seconds",
 }  # fmt: skip
 
 

@@ -32,6 +32,7 @@ from vgen.runtime import Runtime, open_runtime
 from vgen.service.artifacts import TaskArtifacts
 from vgen.service.intake import ImageIntake
 from vgen.service.keys import KeyService
+from vgen.service.queue_view import QueueView
 from vgen.service.rate_limits import RequestRateLimiter
 from vgen.service.tasks import TaskService
 from vgen.storage.base import ArchiveStorage
@@ -174,4 +175,5 @@ def _services(
         intake=intake,
         artifacts=artifacts,
         keys=KeyService(keys=store.keys, clock=clock),
+        queue=QueueView(store, runtime.routing, clock),
     )

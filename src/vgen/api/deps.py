@@ -14,6 +14,7 @@ from vgen.domain.keys import ApiKey
 from vgen.service.artifacts import TaskArtifacts
 from vgen.service.intake import ImageIntake
 from vgen.service.keys import KeyService
+from vgen.service.queue_view import QueueView
 from vgen.service.tasks import TaskService
 from vgen.storage.base import ArchiveStorage
 from vgen.storage.signing import UrlSigner
@@ -35,6 +36,7 @@ class Services:
     intake: ImageIntake
     artifacts: TaskArtifacts
     keys: KeyService
+    queue: QueueView
 
 
 async def get_services(request: Request) -> Services:

@@ -10,6 +10,7 @@ from typing import Any
 
 from vgen.domain.catalog import AspectRatio, Resolution
 from vgen.domain.errors import InvalidRequest
+from vgen.domain.fair_share import Priority
 
 
 def required_str(body: Mapping[str, Any], name: str) -> str:
@@ -100,3 +101,15 @@ def aspect_ratio(body: Mapping[str, Any]) -> AspectRatio:
             f"Invalid aspect_ratio {value!r}: use 16:9 or 9:16.", param="aspect_ratio"
         )
     return AspectRatio(value)
+
+
+def priority(body: Mapping[str, Any]) -> Priority:
+    """`priority` (API.md §6): low, normal (the default) or high."""
+    value = body.get("priority")
+    if value is None or value == "":
+        return Priority.NORMAL
+    if value not in tuple(Priority):
+        raise InvalidRequest(
+            f"Invalid priority {value!r}: use low, normal or high.", param="priority"
+        )
+    return Priority(value)

@@ -20,7 +20,9 @@ from vgen.api.openai_wire import openai_params, parse_create, video_object
 from vgen.api.veo import json_response, page_size, poll_headers, request_hash
 from vgen.api.veo_wire import parse_idempotency_key
 from vgen.domain.errors import InvalidRequest, PayloadTooLarge, VideoNotReady
+from vgen.domain.queue_estimate import QueueEstimate
 from vgen.domain.states import TaskState
+from vgen.domain.tasks import Task
 
 _FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 _MULTIPART_OVERHEAD = 64 * 1024
@@ -50,7 +52,8 @@ async def create_video(request: Request, key: KeyDep, services: ServicesDep) -> 
             is_retry=_is_sdk_retry(request),
             key=key,
         )
-    return json_response(video_object(task), headers=poll_headers(task))
+    queue = await _queue_of(services, task)
+    return json_response(video_object(task, queue), headers=poll_headers(task))
 
 
 @router.get("/videos/{video_id}")
@@ -58,7 +61,14 @@ async def retrieve_video(video_id: str, key: KeyDep, services: ServicesDep) -> R
     """A video's status and progress. While it is not finished the `openai-poll-after-ms`
     header says when to ask again."""
     task = await services.tasks.get(key.tenant_id, video_id)
-    return json_response(video_object(task), headers=poll_headers(task))
+    queue = await _queue_of(services, task)
+    return json_response(video_object(task, queue), headers=poll_headers(task))
+
+
+async def _queue_of(services: Services, task: Task) -> QueueEstimate | None:
+    if task.state is not TaskState.QUEUED:
+        return None
+    return await services.queue.estimate(task.id, engine=task.engine, model=task.model)
 
 
 @router.get("/videos")

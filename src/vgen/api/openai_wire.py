@@ -15,9 +15,11 @@ from vgen.api import fields
 from vgen.domain.catalog import DEFAULT_MODEL, AspectRatio, ModelCatalog, Resolution, frame_size
 from vgen.domain.errors import InvalidRequest
 from vgen.domain.files import asset_ref
+from vgen.domain.queue_estimate import QueueEstimate
 from vgen.domain.requests import VideoRequest
 from vgen.domain.states import TaskState
 from vgen.domain.tasks import Task
+from vgen.wire.veo_task_body import queue_fields
 
 # The SDK's `model` is optional (OpenAI defaults to sora-2); vgen's default is its first model.
 
@@ -75,6 +77,7 @@ def parse_create(
         negative_prompt=fields.optional_str(body, "negative_prompt"),
         seed=fields.seed(body),
         callback_url=fields.callback_url(body),
+        priority=fields.priority(body),
     )
 
 
@@ -132,8 +135,9 @@ def _input_reference(body: Mapping[str, Any]) -> str | None:
     raise InvalidRequest("input_reference takes image_url or file_id.", param="input_reference")
 
 
-def video_object(task: Task) -> dict[str, Any]:
-    """The §2 video object; every field `openai.types.Video` requires, with its type."""
+def video_object(task: Task, queue: QueueEstimate | None = None) -> dict[str, Any]:
+    """The §2 video object; every field `openai.types.Video` requires, with its type, and the
+    queue fields of API.md §6."""
     completed = task.state is TaskState.COMPLETED
     width, height = task.request.size
     return {
@@ -153,6 +157,7 @@ def video_object(task: Task) -> dict[str, Any]:
         "prompt": task.request.prompt,
         "error": _error(task),
         "remixed_from_video_id": None,
+        **queue_fields(task.state, queue),
     }
 
 

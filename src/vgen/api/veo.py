@@ -70,7 +70,10 @@ async def answer_poll(
     _key, task = await services.auth.authenticate_poll(authorization, task_id)
     if task is None:
         raise NotFound(f"No task with id '{task_id}'.")
-    body = services.task_bodies.encoded(task, now)
+    queue = None
+    if task.state is TaskState.QUEUED:
+        queue = await services.queue.estimate(task.id, engine=task.engine, model=task.model)
+    body = services.task_bodies.encoded(task, now, queue)
     return body, [(b"content-length", str(len(body)).encode()), *_fixed_headers(task.state)]
 
 

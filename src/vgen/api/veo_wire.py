@@ -57,6 +57,7 @@ def parse_create(body: Any, *, max_prompt_chars: int) -> VideoRequest:
         negative_prompt=fields.optional_str(body, "negative_prompt"),
         seed=fields.seed(body),
         callback_url=fields.callback_url(body),
+        priority=fields.priority(body),
     )
 
 

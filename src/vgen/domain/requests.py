@@ -11,6 +11,7 @@ from typing import Any
 
 from vgen.domain.catalog import AspectRatio, Mode, ModelSpec, Resolution, frame_size
 from vgen.domain.errors import InvalidRequest
+from vgen.domain.fair_share import Priority
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class VideoRequest:
     negative_prompt: str | None = None
     seed: int | None = None
     callback_url: str | None = None
+    priority: Priority = Priority.NORMAL  # orders the tenant's own queued tasks (API.md §6)
 
     @property
     def mode(self) -> Mode:
@@ -79,6 +81,7 @@ class VideoRequest:
             negative_prompt=data.get("negative_prompt"),
             seed=data.get("seed"),
             callback_url=data.get("callback_url"),
+            priority=Priority(data.get("priority") or Priority.NORMAL),
         )
 
 

@@ -36,6 +36,7 @@ from vgen.domain.tasks import Task
 from vgen.domain.webhooks import EventType
 from vgen.store.database import Database, Executor
 from vgen.store.outbox import event_insert
+from vgen.store.shares import advance_clock
 from vgen.store.tables import tasks
 from vgen.store.tasks import row_to_task
 from vgen.store.upstream_cancels import cancel_insert
@@ -62,35 +63,64 @@ class TaskQueue:
         engines: Sequence[str] | None = None,
         startable: Sequence[str] | None = None,
     ) -> Task | None:
-        """Take the most overdue runnable task: processing with a lapsed lease (a dead
-        worker's, or one parked until its next poll), or queued and due.
+        """Take a runnable task: first a started one that is due again (processing, its lease
+        lapsed: a dead worker's, or parked until its next poll or retry), else the queued task
+        whose turn it is by fair share (`domain.fair_share`).
+
+        Started work goes first: its upstream job runs (or its video waits) already, so serving
+        it bounds completion lag and the work in flight; a new start only adds polls to a
+        worker that is behind on them.
 
         `engines` limits claims to tasks of those engines; `startable` further limits which
-        engines may *start* a queued task (those below their concurrency limit).
-        Each kind is found by a `LIMIT 1` walk of its own index (no sort, however many tasks
-        wait); on PostgreSQL with FOR UPDATE SKIP LOCKED, so concurrent claimers never wait
-        on each other or win the same row. The UPDATE re-checks the row is still runnable.
+        engines may *start* a queued task (those below their concurrency limit). Every lookup
+        is a `LIMIT 1` walk of an index (no sort, however many tasks wait); on PostgreSQL with
+        FOR UPDATE SKIP LOCKED, so concurrent claimers never wait on each other or win the
+        same row. The UPDATE re-checks the row is still runnable.
         """
         starters = startable if startable is not None else engines
+        params = {"now": now, "owner": owner, "lease_until": now + lease_s}
         async with self._db.transaction() as tx:
-            candidates = [
-                await tx.fetch_one(_due(RECLAIM, engines is not None), _due_params(now, engines))
-            ]
-            if starters is None or starters:
-                candidates.append(
-                    await tx.fetch_one(
-                        _due(CLAIM, starters is not None), _due_params(now, starters)
-                    )
-                )
-            due = [c for c in candidates if c is not None]
-            if not due:
-                return None
-            chosen = min(due, key=lambda c: float(c["due"]))
-            row = await tx.fetch_one(
-                _CLAIM,
-                {"task_id": chosen["id"], "owner": owner, "now": now, "lease_until": now + lease_s},
+            chosen = await tx.fetch_one(
+                _due(RECLAIM, engines is not None), _due_params(now, engines)
             )
+            if chosen is None and (starters is None or starters):
+                chosen = await self._fair_turn(tx, now, starters)
+            if chosen is None:
+                return None
+            row = await tx.fetch_one(_CLAIM, {"task_id": chosen["id"], **params})
         return row_to_task(row) if row else None
+
+    async def _fair_turn(
+        self, tx: Executor, now: float, starters: Sequence[str] | None
+    ) -> RowMapping | None:
+        """The queued task to start: the tenant whose slot comes first, served with its own
+        best-ranked task; a passed-over task takes the served one's slot."""
+        if starters is None:
+            turns = [await tx.fetch_one(_NEXT_SLOT, {"now": now})]
+        else:
+            turns = [
+                await tx.fetch_one(_NEXT_SLOT_OF_ENGINE, {"now": now, "engine": engine})
+                for engine in starters
+            ]
+        slots = [t for t in turns if t is not None]
+        if not slots:
+            return None
+        slot = min(slots, key=lambda t: float(t["fair_tag"]))
+        engines = list(starters) if starters is not None else None
+        best = await tx.fetch_one(
+            _tenant_best(engines is not None),
+            {
+                "now": now,
+                "tenant_id": slot["tenant_id"],
+                **({"engines": engines} if engines else {}),
+            },
+        )
+        chosen = slot
+        if best is not None and best["id"] != slot["id"] and best["fair_rank"] < slot["fair_rank"]:
+            await tx.execute(_TAKE_SLOT, {"task_id": slot["id"], "tag": best["fair_tag"]})
+            chosen = best
+        await advance_clock(tx, float(slot["fair_tag"]))
+        return chosen
 
     async def renew_lease(self, task_id: str, owner: str, *, now: float, lease_s: float) -> bool:
         return await self._update_owned(RENEW, task_id, owner, lease_expires_at=now + lease_s)
@@ -361,6 +391,42 @@ _CLAIM = (
         updated_at=_NOW,
     )
     .returning(*tasks.c)
+)
+
+
+# Fair share's lookups (domain.fair_share): the first slot among one engine's queued tasks
+# (ix_tasks_state_engine_tag; of all engines in tests and tools), and a tenant's
+# best-ranked queued task (ix_tasks_tenant_state_rank).
+_QUEUED_AND_DUE = sa.and_(
+    _in_states(CLAIM.sources), tasks.c.available_at <= _NOW, tasks.c.deadline_at > _NOW
+)
+_FAIR_COLUMNS = (tasks.c.id, tasks.c.tenant_id, tasks.c.fair_tag, tasks.c.fair_rank)
+_NEXT_SLOT = (
+    sa.select(*_FAIR_COLUMNS)
+    .where(_QUEUED_AND_DUE)
+    .order_by(tasks.c.fair_tag)
+    .limit(1)
+    .with_for_update(skip_locked=True)
+)
+_NEXT_SLOT_OF_ENGINE = _NEXT_SLOT.where(tasks.c.engine == sa.bindparam("engine"))
+
+
+@functools.cache
+def _tenant_best(filtered: bool) -> sa.Select[Any]:
+    query = sa.select(*_FAIR_COLUMNS).where(
+        tasks.c.tenant_id == sa.bindparam("tenant_id"), _QUEUED_AND_DUE
+    )
+    if filtered:
+        query = query.where(tasks.c.engine.in_(sa.bindparam("engines", expanding=True)))
+    return query.order_by(tasks.c.fair_rank).limit(1).with_for_update(skip_locked=True)
+
+
+# The passed-over task moves to the served task's slot; its head start (rank - tag) is kept.
+_NEW_TAG = sa.bindparam("tag", type_=sa.Float)
+_TAKE_SLOT = (
+    sa.update(tasks)
+    .where(tasks.c.id == sa.bindparam("task_id"))
+    .values(fair_tag=_NEW_TAG, fair_rank=tasks.c.fair_rank + (_NEW_TAG - tasks.c.fair_tag))
 )
 
 

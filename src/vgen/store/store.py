@@ -11,6 +11,7 @@ from vgen.store.keys import KeyRepository
 from vgen.store.outbox import OutboxRepository
 from vgen.store.polls import PollReader
 from vgen.store.queue import TaskQueue
+from vgen.store.queue_positions import QueuePositions
 from vgen.store.retention import RetentionRepository
 from vgen.store.tasks import TaskRepository
 from vgen.store.upstream_cancels import UpstreamCancelRepository
@@ -31,6 +32,7 @@ class Store:
         self.polls = PollReader(database)
         self.upstream_cancels = UpstreamCancelRepository(database)
         self.durations = DurationHistory(database)
+        self.queue_positions = QueuePositions(database)
 
     @classmethod
     def open(cls, url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> Store:

@@ -11,10 +11,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
 from vgen.domain.errors import IdempotencyConflict, StoreError
+from vgen.domain.fair_share import rank
 from vgen.domain.requests import VideoRequest
 from vgen.domain.states import INITIAL_STATE, TaskState
 from vgen.domain.tasks import Task, TaskStatus
 from vgen.store.database import Database
+from vgen.store.shares import key_weight, take_slot
 from vgen.store.tables import tasks
 
 IDEMPOTENCY_WINDOW_S = 24 * 3600
@@ -101,7 +103,15 @@ class TaskRepository:
             "requested_seconds": float(new.request.duration_s),
         }
         try:
-            await self._db.execute(sa.insert(tasks).values(**values))
+            async with self._db.transaction() as tx:
+                weight = await key_weight(tx, new.api_key_id)
+                tag = await take_slot(self._db, tx, new.tenant_id, weight)
+                fair = {
+                    "priority": new.request.priority.value,
+                    "fair_tag": tag,
+                    "fair_rank": rank(tag, new.request.priority, weight),
+                }
+                await tx.execute(sa.insert(tasks).values(**values, **fair))
         except sa.exc.IntegrityError as exc:
             # Only the idempotency key is unique besides the random id: a concurrent create
             # with the same key won; answer with its task (or 409 for another body).

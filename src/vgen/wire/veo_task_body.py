@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from vgen.domain.queue_estimate import QueueEstimate
 from vgen.domain.states import TaskState
 from vgen.domain.tasks import Task, TaskStatus
 from vgen.storage.signing import UrlSigner
@@ -36,7 +37,11 @@ def _wire_status(state: TaskState) -> str:
 
 
 def task_body(
-    task: Task | TaskStatus, *, video_url: str | None, expires_at: int | None
+    task: Task | TaskStatus,
+    *,
+    video_url: str | None,
+    expires_at: int | None,
+    queue: QueueEstimate | None = None,
 ) -> dict[str, Any]:
     completed = task.state is TaskState.COMPLETED
     error = task.error
@@ -53,7 +58,15 @@ def task_body(
         "completed_at": int(task.completed_at) if task.completed_at and task.is_terminal else None,
         "expires_at": expires_at if completed else None,
         "engine": task.engine,
+        **queue_fields(task.state, queue),
     }
+
+
+def queue_fields(state: TaskState, queue: QueueEstimate | None) -> dict[str, int | None]:
+    """API.md §6: where a queued task stands; both null when unknown or not queued."""
+    if queue is None or state is not TaskState.QUEUED:
+        return {"queue_position": None, "eta_seconds": None}
+    return {"queue_position": queue.position, "eta_seconds": queue.eta_seconds}
 
 
 def _whole_seconds(value: float | None) -> int | float | None:
@@ -73,6 +86,7 @@ def signed_task_body(
     ttl_s: float,
     now: float,
     presign: Presign | None = None,
+    queue: QueueEstimate | None = None,
 ) -> dict[str, Any]:
     """The §1.2 body with a `video_url` minted now: valid `ttl_s`, never past the archive's
     retention end (also what webhooks carry). The URL is the archive's own presigned one when
@@ -84,7 +98,7 @@ def signed_task_body(
         if expires_at > now:
             presigned = presign(task.artifact_key, expires_at) if presign else None
             video_url = presigned or signer.mint_url(f"{task.id}/video.mp4", expires_at=expires_at)
-    return task_body(task, video_url=video_url, expires_at=expires_at)
+    return task_body(task, video_url=video_url, expires_at=expires_at, queue=queue)
 
 
 @dataclass(frozen=True)
@@ -96,23 +110,32 @@ class TaskBodies:
     ttl_s: float
     presign: Presign | None = None
 
-    def __call__(self, task: Task | TaskStatus, now: float) -> dict[str, Any]:
+    def __call__(
+        self, task: Task | TaskStatus, now: float, queue: QueueEstimate | None = None
+    ) -> dict[str, Any]:
         return signed_task_body(
-            task, signer=self.signer, ttl_s=self.ttl_s, now=now, presign=self.presign
+            task, signer=self.signer, ttl_s=self.ttl_s, now=now, presign=self.presign, queue=queue
         )
 
-    def encoded(self, task: TaskStatus, now: float) -> bytes:
+    def encoded(self, task: TaskStatus, now: float, queue: QueueEstimate | None = None) -> bytes:
         """The body as JSON bytes. A body depends on `now` only through its URL's expiry
         second, so polls of one task within one second share one rendering (the hottest
         answer: a client polls, many clients poll the same task)."""
         expires_at = None
         if task.state is TaskState.COMPLETED and task.artifact_key and task.archive_expires_at:
             expires_at = int(min(now + self.ttl_s, task.archive_expires_at))
-        return _encoded(self, task, expires_at, expires_at is not None and expires_at > now)
+        live = expires_at is not None and expires_at > now
+        return _encoded(self, task, expires_at, live, queue)
 
 
 @functools.lru_cache(maxsize=4096)
-def _encoded(bodies: TaskBodies, task: TaskStatus, expires_at: int | None, live: bool) -> bytes:
+def _encoded(
+    bodies: TaskBodies,
+    task: TaskStatus,
+    expires_at: int | None,
+    live: bool,
+    queue: QueueEstimate | None,
+) -> bytes:
     # Any instant that yields this expiry second and liveness renders the same body: a live URL
     # expiring at `expires_at` is rendered from `expires_at - ttl_s`; a dead one (capped by the
     # archive's retention end, which has passed) from any later instant; no URL from any.
@@ -122,4 +145,4 @@ def _encoded(bodies: TaskBodies, task: TaskStatus, expires_at: int | None, live:
         now = expires_at - bodies.ttl_s
     else:
         now = math.inf
-    return orjson.dumps(bodies(task, now))
+    return orjson.dumps(bodies(task, now, queue))

@@ -32,6 +32,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("reserved_cost", sa.Float, nullable=False, server_default="0"))
     op.create_index("ix_tasks_state_engine_tag", "tasks", ["state", "engine", "fair_tag"])
     op.create_index("ix_tasks_tenant_state_rank", "tasks", ["tenant_id", "state", "fair_rank"])
+    op.create_index("ix_tasks_tenant_state_tag", "tasks", ["tenant_id", "state", "fair_tag"])
     with op.batch_alter_table("usage_daily") as batch:
         batch.add_column(sa.Column("cost", sa.Float, nullable=False, server_default="0"))
     op.create_table(
@@ -62,6 +63,7 @@ def downgrade() -> None:
     op.drop_table("tenant_shares")
     with op.batch_alter_table("usage_daily") as batch:
         batch.drop_column("cost")
+    op.drop_index("ix_tasks_tenant_state_tag", "tasks")
     op.drop_index("ix_tasks_tenant_state_rank", "tasks")
     op.drop_index("ix_tasks_state_engine_tag", "tasks")
     with op.batch_alter_table("tasks") as batch:
