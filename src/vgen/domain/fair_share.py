@@ -12,10 +12,11 @@ Goyal, Vin & Cheng 1996), kept in the task table so every worker on one database
   give 2:1 service while both have work. A tenant that was idle earns no credit for it.
 - `priority` orders a tenant's own tasks only: the claim serves the tenant whose turn it is
   with that tenant's best-ranked task, and the passed-over task takes the served task's later
-  slot, so the tenant's line of slots (its share) is unchanged. The rank is the slot less a
-  head start of `HEAD_START_SLOTS` of the tenant's slots for `high` (plus that for `low`): a
-  high task goes before up to that many of its tenant's queued normal tasks, and a normal task
-  is passed by at most that many later high ones — high never starves normal forever.
+  slot, so the tenant's line of slots (its share) is unchanged. The rank is fixed at creation:
+  the task's first slot less a head start of `HEAD_START_SLOTS` of the tenant's slots for
+  `high` (plus that for `low`). A high task goes before up to that many of its tenant's queued
+  normal tasks, and a normal task is passed by at most that many later high ones — high never
+  starves normal forever.
 
 Each claim costs a handful of `LIMIT 1` index walks (ix_tasks_state_engine_tag per engine,
 ix_tasks_tenant_state_rank once): O(log n) in the number of queued tasks.

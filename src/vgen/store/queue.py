@@ -105,7 +105,7 @@ class TaskQueue:
         slots = [t for t in turns if t is not None]
         if not slots:
             return None
-        slot = min(slots, key=lambda t: float(t["fair_tag"]))
+        slot = min(slots, key=lambda t: (float(t["fair_tag"]), t["id"]))
         engines = list(starters) if starters is not None else None
         best = await tx.fetch_one(
             _tenant_best(engines is not None),
@@ -404,7 +404,7 @@ _FAIR_COLUMNS = (tasks.c.id, tasks.c.tenant_id, tasks.c.fair_tag, tasks.c.fair_r
 _NEXT_SLOT = (
     sa.select(*_FAIR_COLUMNS)
     .where(_QUEUED_AND_DUE)
-    .order_by(tasks.c.fair_tag)
+    .order_by(tasks.c.fair_tag, tasks.c.id)  # the id breaks ties, as `queue_positions` does
     .limit(1)
     .with_for_update(skip_locked=True)
 )
@@ -421,12 +421,13 @@ def _tenant_best(filtered: bool) -> sa.Select[Any]:
     return query.order_by(tasks.c.fair_rank).limit(1).with_for_update(skip_locked=True)
 
 
-# The passed-over task moves to the served task's slot; its head start (rank - tag) is kept.
-_NEW_TAG = sa.bindparam("tag", type_=sa.Float)
+# The passed-over task moves to the served task's slot. Its rank (its order among the tenant's
+# tasks: creation slot less priority head start) never changes, so passed-over tasks keep their
+# order, and the tenant's set of slots (its share) is the same as before.
 _TAKE_SLOT = (
     sa.update(tasks)
     .where(tasks.c.id == sa.bindparam("task_id"))
-    .values(fair_tag=_NEW_TAG, fair_rank=tasks.c.fair_rank + (_NEW_TAG - tasks.c.fair_tag))
+    .values(fair_tag=sa.bindparam("tag", type_=sa.Float))
 )
 
 

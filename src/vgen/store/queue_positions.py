@@ -38,9 +38,9 @@ class QueuePositions:
                 )
             )
             slot = await tx.fetch_one(
-                sa.select(tasks.c.fair_tag)
+                sa.select(tasks.c.fair_tag, tasks.c.id)
                 .where(*mine, same_target)
-                .order_by(tasks.c.fair_tag)
+                .order_by(tasks.c.fair_tag, tasks.c.id)
                 .offset(int(own_ahead["n"]) if own_ahead else 0)
                 .limit(1)
             )
@@ -48,7 +48,10 @@ class QueuePositions:
                 return None
             ahead = await tx.fetch_one(
                 sa.select(sa.func.count().label("n")).where(
-                    tasks.c.state == _QUEUED, same_target, tasks.c.fair_tag < slot["fair_tag"]
+                    tasks.c.state == _QUEUED,
+                    same_target,
+                    # Earlier slots; equal slots of different tenants go by id, as claims do.
+                    sa.tuple_(tasks.c.fair_tag, tasks.c.id) < (slot["fair_tag"], slot["id"]),
                 )
             )
         return 1 + (int(ahead["n"]) if ahead else 0)

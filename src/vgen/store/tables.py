@@ -70,9 +70,9 @@ tasks = sa.Table(
     sa.Index("ix_tasks_state_lease", "state", "lease_expires_at"),
     sa.Index("ix_tasks_key_state", "api_key_id", "state"),
     sa.Index("ix_tasks_archive_expiry", "archive_expires_at"),
-    sa.Index("ix_tasks_state_engine_tag", "state", "engine", "fair_tag"),
+    sa.Index("ix_tasks_state_engine_tag", "state", "engine", "fair_tag", "id"),
     sa.Index("ix_tasks_tenant_state_rank", "tenant_id", "state", "fair_rank"),
-    sa.Index("ix_tasks_tenant_state_tag", "tenant_id", "state", "fair_tag"),
+    sa.Index("ix_tasks_tenant_state_tag", "tenant_id", "state", "fair_tag", "id"),
     sa.UniqueConstraint("tenant_id", "idempotency_key", name="uq_tasks_idempotency"),
 )
 

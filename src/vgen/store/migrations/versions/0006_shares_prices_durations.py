@@ -30,9 +30,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("fair_rank", sa.Float, nullable=False, server_default="0"))
         batch.add_column(sa.Column("cost", sa.Float, nullable=True))
         batch.add_column(sa.Column("reserved_cost", sa.Float, nullable=False, server_default="0"))
-    op.create_index("ix_tasks_state_engine_tag", "tasks", ["state", "engine", "fair_tag"])
+    op.create_index("ix_tasks_state_engine_tag", "tasks", ["state", "engine", "fair_tag", "id"])
     op.create_index("ix_tasks_tenant_state_rank", "tasks", ["tenant_id", "state", "fair_rank"])
-    op.create_index("ix_tasks_tenant_state_tag", "tasks", ["tenant_id", "state", "fair_tag"])
+    op.create_index("ix_tasks_tenant_state_tag", "tasks", ["tenant_id", "state", "fair_tag", "id"])
     with op.batch_alter_table("usage_daily") as batch:
         batch.add_column(sa.Column("cost", sa.Float, nullable=False, server_default="0"))
     op.create_table(
