@@ -397,8 +397,10 @@ _CLAIM = (
 # Fair share's lookups (domain.fair_share): the first slot among one engine's queued tasks
 # (ix_tasks_state_engine_tag; of all engines in tests and tools), and a tenant's
 # best-ranked queued task (ix_tasks_tenant_state_rank).
+# `available_at + 0`: a filter, never the index to walk (the planner would otherwise take
+# ix_tasks_state_available and sort every queued task by slot).
 _QUEUED_AND_DUE = sa.and_(
-    _in_states(CLAIM.sources), tasks.c.available_at <= _NOW, tasks.c.deadline_at > _NOW
+    _in_states(CLAIM.sources), tasks.c.available_at + 0 <= _NOW, tasks.c.deadline_at > _NOW
 )
 _FAIR_COLUMNS = (tasks.c.id, tasks.c.tenant_id, tasks.c.fair_tag, tasks.c.fair_rank)
 _NEXT_SLOT = (
