@@ -4,6 +4,8 @@ slot, seen by the client."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +16,7 @@ from tests.conftest import wait_for
 from tests.platform.conftest import assert_error, create_tiny, make_key
 from tests.support import LiveServer
 from vgen.config import Settings
+from vgen.store.store import Store
 
 
 @pytest.fixture
@@ -118,3 +121,35 @@ def test_finished_tasks_carry_null_queue_fields(platform_server: LiveServer) -> 
         assert (body["queue_position"], body["eta_seconds"]) == (None, None)
         listed = client.get("/v1/veo/videos").json()["data"][0]
         assert (listed["queue_position"], listed["eta_seconds"]) == (None, None)
+
+
+def record_history(server: LiveServer, seconds: list[float]) -> None:
+    """Durations of the tiny model on the local target, as if those tasks had just run."""
+
+    async def record() -> None:
+        store = Store.open(server.settings.resolved_database_url())
+        try:
+            for value in seconds:
+                await store.durations.record("local", "tiny", seconds=value, now=time.time())
+        finally:
+            await store.close()
+
+    asyncio.run(record())
+
+
+@pytest.mark.parametrize("slots", [1, 2])
+def test_eta_follows_the_history_and_the_targets_slots(
+    tiny_settings: Settings, make_server: Callable[..., LiveServer], slots: int
+) -> None:
+    server = make_server(
+        tiny_settings.model_copy(update={"run_worker": False, "local_processes": slots})
+    )
+    with server.client() as client:
+        first = create_tiny(client).json()["id"]
+        assert client.get(f"/v1/result/{first}").json()["eta_seconds"] is None  # no history yet
+        record_history(server, [9.0, 10.0, 11.0, 10.0, 30.0])  # median 10 s
+        tasks = [first, *(create_tiny(client).json()["id"] for _ in range(3))]
+        etas = [client.get(f"/v1/result/{t}").json()["eta_seconds"] for t in tasks]
+        # Nothing runs: the slots are free now; each round of `slots` tasks takes the median.
+        assert etas == [10 * (1 + i // slots) for i in range(4)]
+        assert client.get(f"/v1/videos/{tasks[-1]}").json()["eta_seconds"] == etas[-1]
