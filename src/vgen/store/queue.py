@@ -80,14 +80,14 @@ class TaskQueue:
         starters = startable if startable is not None else engines
         params = {"now": now, "owner": owner, "lease_until": now + lease_s}
         async with self._db.transaction() as tx:
-            chosen = await tx.fetch_one(
-                _due(RECLAIM, engines is not None), _due_params(now, engines)
+            # The commonest claim (a due poll) is one statement: find and take in one go.
+            row = await tx.fetch_one(
+                _reclaim_due(engines is not None), {**_due_params(now, engines), **params}
             )
-            if chosen is None and (starters is None or starters):
+            if row is None and (starters is None or starters):
                 chosen = await self._fair_turn(tx, now, starters)
-            if chosen is None:
-                return None
-            row = await tx.fetch_one(_CLAIM, {"task_id": chosen["id"], **params})
+                if chosen is not None:
+                    row = await tx.fetch_one(_CLAIM, {"task_id": chosen["id"], **params})
         return row_to_task(row) if row else None
 
     async def _fair_turn(
@@ -379,19 +379,25 @@ _DUE_AT = {CLAIM: tasks.c.available_at, RECLAIM: tasks.c.lease_expires_at}
 _RUNNABLE = sa.or_(
     *(sa.and_(_in_states(move.sources), due_at <= _NOW) for move, due_at in _DUE_AT.items())
 )
-_CLAIM = (
-    sa.update(tasks)
-    .where(tasks.c.id == sa.bindparam("task_id"), _RUNNABLE, tasks.c.deadline_at > _NOW)
-    .values(
-        state=CLAIM.target.value,
-        lease_owner=sa.bindparam("owner"),
-        lease_expires_at=sa.bindparam("lease_until", type_=sa.Float),
-        attempts=tasks.c.attempts + 1,
-        started_at=sa.func.coalesce(tasks.c.started_at, _NOW),
-        updated_at=_NOW,
+
+
+def _claim(task_id: sa.ColumnElement[Any]) -> sa.Update:
+    return (
+        sa.update(tasks)
+        .where(tasks.c.id == task_id, _RUNNABLE, tasks.c.deadline_at > _NOW)
+        .values(
+            state=CLAIM.target.value,
+            lease_owner=sa.bindparam("owner"),
+            lease_expires_at=sa.bindparam("lease_until", type_=sa.Float),
+            attempts=tasks.c.attempts + 1,
+            started_at=sa.func.coalesce(tasks.c.started_at, _NOW),
+            updated_at=_NOW,
+        )
+        .returning(*tasks.c)
     )
-    .returning(*tasks.c)
-)
+
+
+_CLAIM = _claim(sa.bindparam("task_id"))
 
 
 # Fair share's lookups (domain.fair_share): the first slot among one engine's queued tasks
@@ -445,6 +451,12 @@ def _due(move: Transition, filtered: bool) -> sa.Select[Any]:
     if filtered:
         query = query.where(tasks.c.engine.in_(sa.bindparam("engines", expanding=True)))
     return query.order_by(due_at).limit(1).with_for_update(skip_locked=True)
+
+
+@functools.cache
+def _reclaim_due(filtered: bool) -> sa.Update:
+    """Take the started task due longest ago (`_due(RECLAIM)`), in one statement."""
+    return _claim(_due(RECLAIM, filtered).with_only_columns(tasks.c.id).scalar_subquery())
 
 
 def _due_params(now: float, engines: Sequence[str] | None) -> dict[str, object]:
