@@ -14,6 +14,7 @@ from vgen.domain.keys import ApiKey
 from vgen.service.artifacts import TaskArtifacts
 from vgen.service.intake import ImageIntake
 from vgen.service.keys import KeyService
+from vgen.service.models import ModelDirectory
 from vgen.service.tasks import TaskService
 from vgen.storage.base import ArchiveStorage
 from vgen.storage.signing import UrlSigner
@@ -35,6 +36,9 @@ class Services:
     intake: ImageIntake
     artifacts: TaskArtifacts
     keys: KeyService
+    models: ModelDirectory
+    currency: str
+    """The price table's currency (usage costs are in it)."""
 
 
 async def get_services(request: Request) -> Services:
