@@ -163,21 +163,14 @@ def list_keys(
     if as_json:
         stdout.print_json(json.dumps({"object": "list", "data": keys}))
         return
-    table = Table(
-        "id", "name", "tenant", "admin", "rate/min", "in-flight", "s/day", "budget/day",
-        "budget/month", "weight", "revoked",
-    )  # fmt: skip
+    table = Table("id", "name", "tenant", "admin", "limits", "weight", "revoked")
     for key in keys:
         table.add_row(
             key["id"],
             key["name"],
             key["tenant_id"],
             "yes" if key["admin"] else "",
-            _or_dash(key["rate_per_minute"]),
-            _or_dash(key["max_inflight"]),
-            _or_dash(key["daily_seconds"]),
-            _or_dash(key.get("daily_budget")),
-            _or_dash(key.get("monthly_budget")),
+            _limits(key),
             f"{key.get('weight', DEFAULT_WEIGHT):g}",
             "revoked" if key["revoked_at"] else "",
         )
@@ -202,5 +195,16 @@ def revoke(
     stdout.print(f"Revoked {key_id if not key_id.startswith('vgen-sk-') else 'the key'}.")
 
 
-def _or_dash(value: object) -> str:
-    return "-" if value is None else str(value)
+_LIMITS = (
+    ("rate_per_minute", "{}/min"),
+    ("max_inflight", "{} in flight"),
+    ("daily_seconds", "{} s/day"),
+    ("daily_budget", "budget {}/day"),
+    ("monthly_budget", "budget {}/month"),
+)
+
+
+def _limits(key: dict[str, Any]) -> str:
+    """The key's limits in one wrapping cell (a column each would not fit a terminal)."""
+    shown = [form.format(f"{key[field]:g}") for field, form in _LIMITS if key.get(field)]
+    return ", ".join(shown) or "-"

@@ -35,8 +35,8 @@ def usage(
         "completed",
         "failed",
         "cancelled",
-        f"cost ({report.get('currency', '')})",
-        title=f"Usage {report['from']} – {report['to']} (UTC)",
+        "cost",
+        title=f"Usage {report['from']} – {report['to']} (UTC), cost in {report.get('currency')}",
     )
     for row in report["data"]:
         table.add_row(
