@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,28 @@ def test_typical_seconds_is_the_median_of_the_first_target_with_history(
     tiny = by_id(listed(models_server))["tiny"]
     assert tiny["typical_seconds"] == 25.0
     assert by_id(listed(models_server))["veo_3_1_fast"]["typical_seconds"] is None
+
+
+def test_a_target_at_its_limit_shows_busy(models_server: LiveServer) -> None:
+    with models_server.client() as client:
+        for _ in range(models_server.settings.local_processes):
+            created = client.post("/v1/veo/videos", json={"model": "veo_3_1_fast", "prompt": "p"})
+            assert created.status_code == 200, created.text
+
+    async def start_all() -> None:  # a worker's claims, without rendering anything
+        store = Store.open(models_server.settings.resolved_database_url())
+        try:
+            while await store.queue.claim_next("test-worker", now=time.time(), lease_s=600):
+                pass
+        finally:
+            await store.close()
+
+    asyncio.run(start_all())
+    (local,) = by_id(listed(models_server))["veo_3_1_fast"]["targets"]
+    limit = models_server.settings.local_processes
+    assert local["status"] == "busy" and local["active"] == local["max_concurrent"] == limit
+    tiny = by_id(listed(models_server))["tiny"]
+    assert tiny["available"] is True and tiny["targets"][1]["status"] == "ok"
 
 
 def test_models_need_a_key(models_server: LiveServer) -> None:
