@@ -86,19 +86,10 @@ class TaskService:
         if original is not None:
             return original
         target = self._routing.first_target(request.model)
-        # Reserved against the key's budgets until the task ends (service/quotas.py).
-        expected_cost = self._prices.cost(
-            request.model,
-            target,
-            video_seconds=request.duration_s,
-            resolution=request.resolution,
-        )
+        expected_cost = self._expected_cost(request, target)
         if key is not None:
             await self._quotas.admit(
-                key,
-                requested_seconds=request.duration_s,
-                now=now,
-                expected_cost=expected_cost or 0.0,
+                key, requested_seconds=request.duration_s, now=now, expected_cost=expected_cost
             )
         resolved = await self._intake.resolve_refs(tenant_id, request.image_refs())
         task = await self._store.tasks.create(
@@ -112,7 +103,7 @@ class TaskService:
                 idempotency_key=idempotency_key,
                 request_hash=request_hash,
                 api_key_id=key.id if key is not None else None,
-                reserved_cost=expected_cost or 0.0,
+                reserved_cost=expected_cost,
             )
         )
         log.info(
@@ -121,6 +112,14 @@ class TaskService:
         )
         self._on_enqueue()
         return task
+
+    def _expected_cost(self, request: VideoRequest, target: str) -> float:
+        """What the task will likely cost (0 when not priced): reserved against the key's
+        budgets until it ends (service/quotas.py)."""
+        cost = self._prices.cost(
+            request.model, target, video_seconds=request.duration_s, resolution=request.resolution
+        )
+        return cost or 0.0
 
     async def _original(
         self,
