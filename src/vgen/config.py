@@ -8,12 +8,13 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vgen.domain.catalog import OMNI_MODEL_NAMES, VEO_MODEL_NAMES
+from vgen.domain.prices import parse_prices
 
 
 class Settings(BaseSettings):
@@ -181,6 +182,15 @@ class RoutingConfig(BaseModel):
     targets: dict[str, TargetConfig] = Field(default_factory=dict)
     routes: dict[str, list[str]] = Field(default_factory=dict)
     models: list[CatalogModelConfig] = Field(default_factory=list)
+    prices: dict[str, Any] = Field(
+        default_factory=dict, description="[prices]: per-second prices (docs/prices.md)"
+    )
+
+    @field_validator("prices")
+    @classmethod
+    def _check_prices(cls, value: dict[str, Any]) -> dict[str, Any]:
+        parse_prices(value)  # a wrong price table stops start-up, naming the entry
+        return value
 
 
 def load_routing(settings: Settings) -> RoutingConfig:

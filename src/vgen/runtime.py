@@ -18,6 +18,7 @@ import anyio.to_thread
 
 from vgen.config import Settings, load_routing
 from vgen.domain.catalog import ModelCatalog
+from vgen.domain.prices import NO_PRICES, PriceTable, parse_prices
 from vgen.domain.routing import Routing
 from vgen.engines.base import Engine
 from vgen.engines.probe import log_missing_models
@@ -60,6 +61,8 @@ class Runtime:
     sweeper: Sweeper
     webhooks: WebhookDeliverer
     upstream_cancels: UpstreamCanceller
+    prices: PriceTable = NO_PRICES
+    """The `[prices]` table: what each task costs when it completes, and reserves at create."""
 
     async def run_jobs(self) -> None:
         """Run the worker and its chores (sweeper, webhook delivery, upstream cancels) until
@@ -117,6 +120,7 @@ async def open_runtime(
         else:
             routing = routing_for_given(engines)
         catalog = build_catalog(routing_config)
+        prices = parse_prices(routing_config.prices)
         signer = UrlSigner(
             load_signing_secret(settings.signing_secret, settings.data_dir),
             public_url=settings.resolved_public_url(),
@@ -146,6 +150,7 @@ async def open_runtime(
                 signer=signer,
                 routing=routing,
                 catalog=catalog,
+                prices=prices,
             ),
             sweeper=Sweeper(
                 store=store,
@@ -161,4 +166,5 @@ async def open_runtime(
                 allow_private=settings.allow_private_urls,
             ),
             upstream_cancels=UpstreamCanceller(store=store, engines=engines, clock=clock),
+            prices=prices,
         )

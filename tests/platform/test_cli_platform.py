@@ -47,6 +47,17 @@ def test_keys_commands_on_the_database(platform_server: LiveServer) -> None:
     created: dict[str, Any] = json.loads(made.stdout)
     assert created["rate_per_minute"] == 120 and created["max_inflight"] == 2
     assert created["daily_seconds"] == 30 and created["key"].startswith("vgen-sk-")
+    assert created["weight"] == 1 and created["daily_budget"] is None
+
+    weighted = vgen(
+        "keys", "create", "--name", "weighted", "--weight", "3", "--daily-budget", "5",
+        "--monthly-budget", "100", "--json", env=db_env(platform_server),
+    )  # fmt: skip
+    assert weighted.returncode == 0, weighted.stderr
+    shown = json.loads(weighted.stdout)
+    assert (shown["weight"], shown["daily_budget"], shown["monthly_budget"]) == (3, 5, 100)
+    zero = vgen("keys", "create", "--name", "no", "--weight", "0", env=db_env(platform_server))
+    assert zero.returncode == 1 and "weight" in zero.stdout + zero.stderr
 
     text = vgen("keys", "create", "--name", "plain", env=db_env(platform_server))
     assert text.returncode == 0 and "vgen-sk-" in text.stdout and "whsec_" in text.stdout
@@ -54,7 +65,10 @@ def test_keys_commands_on_the_database(platform_server: LiveServer) -> None:
     listed = vgen("keys", "list", "--json", env=db_env(platform_server))
     assert listed.returncode == 0, listed.stderr
     names = {k["name"]: k for k in json.loads(listed.stdout)["data"]}
-    assert {"admin", "cli key", "plain"} <= set(names)
+    assert {"admin", "cli key", "plain", "weighted"} <= set(names)
+    assert names["weighted"]["weight"] == 3 and names["plain"]["weight"] == 1
+    table = vgen("keys", "list", env={**db_env(platform_server), "COLUMNS": "200"})
+    assert table.returncode == 0 and "weight" in table.stdout and "budget 5/day" in table.stdout
     assert created["key"] not in listed.stdout
 
     with platform_server.client(created["key"]) as client:
@@ -79,9 +93,15 @@ def test_keys_commands_on_the_database(platform_server: LiveServer) -> None:
 
 def test_keys_commands_through_the_admin_api(platform_server: LiveServer) -> None:
     remote = ["--server", platform_server.url, "--api-key", platform_server.admin_key]
-    made = vgen("keys", "create", "--name", "remote", "--json", *remote)
+    made = vgen(
+        "keys", "create", "--name", "remote", "--weight", "2", "--monthly-budget", "9", "--json",
+        *remote,
+    )  # fmt: skip
     assert made.returncode == 0, made.stderr
     created = json.loads(made.stdout)
+    assert created["weight"] == 2 and created["monthly_budget"] == 9
+    refused = vgen("keys", "create", "--name", "no", "--weight", "-1", *remote)
+    assert refused.returncode == 1 and "weight" in refused.stdout + refused.stderr
     listed = json.loads(vgen("keys", "list", "--json", *remote).stdout)["data"]
     assert created["id"] in {k["id"] for k in listed}
     assert vgen("keys", "revoke", created["id"], *remote).returncode == 0
@@ -98,9 +118,10 @@ def test_usage_command(platform_server: LiveServer) -> None:
     report = vgen("usage", "--json", *remote)
     assert report.returncode == 0, report.stderr
     (row,) = json.loads(report.stdout)["data"]
-    assert row["model"] == "tiny" and row["completed"] == 1
+    assert row["model"] == "tiny" and row["completed"] == 1 and row["cost"] == 0
     table = vgen("usage", *remote)
     assert table.returncode == 0 and "tiny" in table.stdout and "total" in table.stdout
+    assert "cost" in table.stdout and "cost in USD" in table.stdout
     bad = vgen("usage", "--from", "soon", *remote)
     assert bad.returncode == 1 and "from" in bad.stderr
 

@@ -51,6 +51,24 @@ def test_admin_creates_lists_and_revokes_keys(platform_server: LiveServer) -> No
         assert_error(alice_client.get("/v1/result/vgen_" + "0" * 24), 401)
 
 
+def test_weight_and_budgets_are_stored_and_shown(platform_server: LiveServer) -> None:
+    weighted = make_key(
+        platform_server, name="weighted", weight=2.5, daily_budget=3, monthly_budget=40.5
+    )
+    plain = make_key(platform_server, name="plain")
+    assert (weighted["weight"], weighted["daily_budget"], weighted["monthly_budget"]) == (
+        2.5,
+        3,
+        40.5,
+    )
+    assert (plain["weight"], plain["daily_budget"], plain["monthly_budget"]) == (1, None, None)
+    with platform_server.client() as admin:
+        listed = {k["id"]: k for k in admin.get("/v1/admin/keys").json()["data"]}
+    assert listed[weighted["id"]]["weight"] == 2.5 and listed[plain["id"]]["weight"] == 1
+    assert listed[weighted["id"]]["monthly_budget"] == 40.5
+    assert all(k["weight"] == 1 for k in listed.values() if k["name"] == "admin")
+
+
 def test_each_key_gets_its_own_tenant_unless_told(platform_server: LiveServer) -> None:
     first, second = make_key(platform_server, name="a"), make_key(platform_server, name="b")
     assert first["tenant_id"] != second["tenant_id"]
@@ -85,6 +103,13 @@ def test_bad_key_requests_are_400_and_create_nothing(platform_server: LiveServer
             ({"name": "x", "rate_per_minute": "60/min"}, "rate_per_minute"),
             ({"name": "x", "max_inflight": -1}, "max_inflight"),
             ({"name": "x", "daily_seconds": 0}, "daily_seconds"),
+            ({"name": "x", "weight": 0}, "weight"),
+            ({"name": "x", "weight": -2}, "weight"),
+            ({"name": "x", "weight": "2"}, "weight"),
+            ({"name": "x", "weight": True}, "weight"),
+            ({"name": "x", "daily_budget": 0}, "daily_budget"),
+            ({"name": "x", "monthly_budget": -5}, "monthly_budget"),
+            ({"name": "x", "monthly_budget": "ten"}, "monthly_budget"),
             ({"name": "x", "webhook_url": "ftp://example.test/"}, "webhook_url"),
             ({"name": "x", "colour": "blue"}, "colour"),
         ):

@@ -16,7 +16,7 @@ from vgen.api.body import parse_json, read_limited
 from vgen.api.deps import Services, ServicesDep
 from vgen.api.veo import json_response
 from vgen.domain.errors import InvalidRequest
-from vgen.domain.keys import ApiKey, KeyLimits
+from vgen.domain.keys import DEFAULT_WEIGHT, ApiKey, KeyLimits
 from vgen.service.key_body import created_key_body, key_body
 from vgen.service.keys import CreatedKey, KeyRequest
 
@@ -29,6 +29,9 @@ _FIELDS = {
     "max_inflight",
     "daily_seconds",
     "webhook_url",
+    "weight",
+    "daily_budget",
+    "monthly_budget",
 }
 
 
@@ -80,9 +83,17 @@ def parse_key_request(body: Any) -> KeyRequest:
             rate_per_minute=_optional(body, "rate_per_minute", int),
             max_inflight=_optional(body, "max_inflight", int),
             daily_seconds=_optional_number(body, "daily_seconds"),
+            daily_budget=_optional_number(body, "daily_budget"),
+            monthly_budget=_optional_number(body, "monthly_budget"),
         ),
         webhook_url=_optional(body, "webhook_url", str),
+        weight=_weight(body),
     )
+
+
+def _weight(body: Mapping[str, Any]) -> float:
+    weight = _optional_number(body, "weight")
+    return DEFAULT_WEIGHT if weight is None else weight
 
 
 def _optional(body: Mapping[str, Any], field: str, kind: type) -> Any:

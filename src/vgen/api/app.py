@@ -18,7 +18,17 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vgen import __version__
-from vgen.api import admin, dashboard, files, health, openai_videos, prometheus, usage, veo
+from vgen.api import (
+    admin,
+    dashboard,
+    files,
+    health,
+    models,
+    openai_videos,
+    prometheus,
+    usage,
+    veo,
+)
 from vgen.api.auth import Authenticator
 from vgen.api.deps import Services
 from vgen.api.errors import install_error_handlers
@@ -32,6 +42,7 @@ from vgen.runtime import Runtime, open_runtime
 from vgen.service.artifacts import TaskArtifacts
 from vgen.service.intake import ImageIntake
 from vgen.service.keys import KeyService
+from vgen.service.models import ModelDirectory
 from vgen.service.queue_view import QueueView
 from vgen.service.rate_limits import RequestRateLimiter
 from vgen.service.tasks import TaskService
@@ -69,6 +80,7 @@ def create_app(
     app.include_router(usage.router, prefix="/v1")
     app.include_router(admin.router, prefix="/v1/admin")
     app.include_router(admin.router, prefix="/v1", include_in_schema=False)  # /v1/keys too
+    app.include_router(models.router, prefix="/v1")  # before /v1/videos/{id} claims the path
     app.include_router(openai_videos.router, prefix="/v1")
     app.include_router(dashboard.router)
     # The last wrapped runs first: metrics see every request, fast-path polls included.
@@ -163,6 +175,7 @@ def _services(
         # In the embedded shape the worker is in this process: wake it instead of waiting for
         # its next idle poll.
         on_enqueue=runtime.worker.wake if settings.run_worker else (lambda: None),
+        prices=runtime.prices,
     )
     return Services(
         settings=settings,
@@ -176,4 +189,13 @@ def _services(
         artifacts=artifacts,
         keys=KeyService(keys=store.keys, clock=clock),
         queue=QueueView(store, runtime.routing, clock),
+        models=ModelDirectory(
+            catalog=runtime.catalog,
+            routing=runtime.routing,
+            prices=runtime.prices,
+            engines=runtime.engines.keys(),
+            store=store,
+            loaded_at=clock(),
+        ),
+        currency=runtime.prices.currency,
     )

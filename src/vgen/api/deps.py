@@ -14,6 +14,7 @@ from vgen.domain.keys import ApiKey
 from vgen.service.artifacts import TaskArtifacts
 from vgen.service.intake import ImageIntake
 from vgen.service.keys import KeyService
+from vgen.service.models import ModelDirectory
 from vgen.service.queue_view import QueueView
 from vgen.service.tasks import TaskService
 from vgen.storage.base import ArchiveStorage
@@ -37,6 +38,9 @@ class Services:
     artifacts: TaskArtifacts
     keys: KeyService
     queue: QueueView
+    models: ModelDirectory
+    currency: str
+    """The price table's currency (usage costs are in it)."""
 
 
 async def get_services(request: Request) -> Services:

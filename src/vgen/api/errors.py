@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from vgen.domain.errors import (
     AuthenticationFailed,
+    BudgetExceeded,
     EngineError,
     IdempotencyConflict,
     InvalidRequest,
@@ -48,6 +49,7 @@ _STATUS: tuple[tuple[type[VgenError], int, str, str | None], ...] = (
     (VideoNotReady, 409, "invalid_request_error", "video_not_ready"),
     (TaskFinished, 409, "invalid_request_error", "task_finished"),
     (QuotaExceeded, 429, "insufficient_quota", "quota_exceeded"),
+    (BudgetExceeded, 429, "insufficient_quota", "budget_exceeded"),
     (RateLimited, 429, "rate_limit_error", "rate_limit_exceeded"),
     (ServiceUnavailable, 503, "service_unavailable_error", "engine_unavailable"),
     (StoreError, 503, "service_unavailable_error", "database_unavailable"),

@@ -1,5 +1,6 @@
-"""`GET /v1/usage?from=&to=`: the caller's tenant's video-seconds and task counts per model and
-day (API.md §3). Days are UTC; `from`/`to` are dates (`YYYY-MM-DD`) or Unix seconds."""
+"""`GET /v1/usage?from=&to=`: the caller's tenant's video-seconds, task counts and cost per model
+and day (API.md §3). Days are UTC; `from`/`to` are dates (`YYYY-MM-DD`) or Unix seconds; costs
+are in the price table's `currency`."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ async def usage(
     from_: Annotated[str | None, Query(alias="from")] = None,
     to: str | None = None,
 ) -> Response:
-    """Video-seconds produced and tasks ended, per day and model, for the caller's tenant."""
+    """Video-seconds produced, tasks ended and their cost (in `currency`; failed and cancelled
+    tasks cost nothing), per day and model, for the caller's tenant."""
     last = _day(to, "to") if to else dt.date.fromisoformat(utc_day(clock()))
     first = _day(from_, "from") if from_ else last - dt.timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
@@ -47,6 +49,7 @@ async def usage(
             "completed": r.completed,
             "failed": r.failed,
             "cancelled": r.cancelled,
+            "cost": round(r.cost, 6),
         }
         for r in rows
     ]
@@ -56,12 +59,14 @@ async def usage(
         "completed": sum(r.completed for r in rows),
         "failed": sum(r.failed for r in rows),
         "cancelled": sum(r.cancelled for r in rows),
+        "cost": round(sum(r.cost for r in rows), 6),
     }
     return json_response(
         {
             "object": "usage",
             "from": first.isoformat(),
             "to": last.isoformat(),
+            "currency": services.currency,
             "data": data,
             "total": total,
         }

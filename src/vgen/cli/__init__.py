@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from vgen.cli import batch, keys, server, tasks, usage
+from vgen.cli import batch, keys, models, server, tasks, usage
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="vgen: self-hosted video generation."
@@ -19,6 +19,7 @@ app.command()(tasks.download)
 app.command()(tasks.cancel)
 app.command()(batch.batch)
 app.command()(usage.usage)
+app.command()(models.models)
 app.add_typer(keys.app, name="keys")
 
 

@@ -22,7 +22,7 @@ from vgen.cli.output import console, reported_errors, stdout
 from vgen.cli.server import DataDirOption
 from vgen.config import Settings
 from vgen.domain.errors import VgenError
-from vgen.domain.keys import KeyLimits
+from vgen.domain.keys import DEFAULT_WEIGHT, KeyLimits
 from vgen.service.key_body import created_key_body, key_body
 from vgen.service.keys import CreatedKey, KeyRequest, KeyService
 
@@ -90,6 +90,17 @@ def create(
     webhook_url: Annotated[
         str | None, typer.Option("--webhook-url", help="Default webhook target of the key.")
     ] = None,
+    weight: Annotated[
+        float, typer.Option("--weight", help="Fair share of busy capacity (> 0; default 1).")
+    ] = DEFAULT_WEIGHT,
+    daily_budget: Annotated[
+        float | None,
+        typer.Option("--daily-budget", help="Cost per UTC day, in the price table's currency."),
+    ] = None,
+    monthly_budget: Annotated[
+        float | None,
+        typer.Option("--monthly-budget", help="Cost per UTC month, in that currency."),
+    ] = None,
     tenant: Annotated[
         str | None, typer.Option("--tenant", help="Join this tenant (default: a new one).")
     ] = None,
@@ -104,8 +115,11 @@ def create(
         name=name,
         tenant_id=tenant,
         is_admin=admin,
-        limits=KeyLimits(rate_per_minute, max_inflight, daily_seconds),
+        limits=KeyLimits(
+            rate_per_minute, max_inflight, daily_seconds, daily_budget, monthly_budget
+        ),
         webhook_url=webhook_url,
+        weight=weight,
     )
     if _remote(server):
         body = {
@@ -116,6 +130,9 @@ def create(
             "max_inflight": max_inflight,
             "daily_seconds": daily_seconds,
             "webhook_url": webhook_url,
+            "weight": weight,
+            "daily_budget": daily_budget,
+            "monthly_budget": monthly_budget,
         }
         with reported_errors(), resolve(server, api_key).client() as client:
             shown = client.create_key(**{k: v for k, v in body.items() if v is not None})
@@ -146,16 +163,15 @@ def list_keys(
     if as_json:
         stdout.print_json(json.dumps({"object": "list", "data": keys}))
         return
-    table = Table("id", "name", "tenant", "admin", "rate/min", "in-flight", "s/day", "revoked")
+    table = Table("id", "name", "tenant", "admin", "limits", "weight", "revoked")
     for key in keys:
         table.add_row(
             key["id"],
             key["name"],
             key["tenant_id"],
             "yes" if key["admin"] else "",
-            _or_dash(key["rate_per_minute"]),
-            _or_dash(key["max_inflight"]),
-            _or_dash(key["daily_seconds"]),
+            _limits(key),
+            f"{key.get('weight', DEFAULT_WEIGHT):g}",
             "revoked" if key["revoked_at"] else "",
         )
     stdout.print(table)
@@ -179,5 +195,16 @@ def revoke(
     stdout.print(f"Revoked {key_id if not key_id.startswith('vgen-sk-') else 'the key'}.")
 
 
-def _or_dash(value: object) -> str:
-    return "-" if value is None else str(value)
+_LIMITS = (
+    ("rate_per_minute", "{}/min"),
+    ("max_inflight", "{} in flight"),
+    ("daily_seconds", "{} s/day"),
+    ("daily_budget", "budget {}/day"),
+    ("monthly_budget", "budget {}/month"),
+)
+
+
+def _limits(key: dict[str, Any]) -> str:
+    """The key's limits in one wrapping cell (a column each would not fit a terminal)."""
+    shown = [form.format(f"{key[field]:g}") for field, form in _LIMITS if key.get(field)]
+    return ", ".join(shown) or "-"

@@ -1,4 +1,4 @@
-"""`vgen usage`: your video-seconds and task counts per model and day."""
+"""`vgen usage`: your video-seconds, task counts and cost per model and day."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def usage(
     api_key: ApiKeyOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """Video-seconds produced and tasks ended, per day and model (your tenant)."""
+    """Video-seconds produced, tasks ended and their cost, per day and model (your tenant)."""
     with reported_errors(), resolve(server, api_key).client() as client:
         report = client.usage(from_=from_, to=to)
     if as_json:
@@ -35,7 +35,8 @@ def usage(
         "completed",
         "failed",
         "cancelled",
-        title=f"Usage {report['from']} – {report['to']} (UTC)",
+        "cost",
+        title=f"Usage {report['from']} – {report['to']} (UTC), cost in {report.get('currency')}",
     )
     for row in report["data"]:
         table.add_row(
@@ -43,6 +44,7 @@ def usage(
             row["model"],
             f"{row['video_seconds']:g}",
             *(str(row[k]) for k in ("tasks", "completed", "failed", "cancelled")),
+            _money(row.get("cost")),
         )
     total = report["total"]
     table.add_row(
@@ -50,6 +52,14 @@ def usage(
         "",
         f"{total['video_seconds']:g}",
         *(str(total[k]) for k in ("tasks", "completed", "failed", "cancelled")),
+        _money(total.get("cost")),
         style="bold",
     )
     stdout.print(table)
+
+
+def _money(amount: float | None) -> str:
+    """A cost to the cent, finer when it is under one (a few seconds of a cheap model)."""
+    if amount is None:
+        return "-"
+    return f"{amount:.2f}" if amount == 0 or abs(amount) >= 1 else f"{amount:.4f}"

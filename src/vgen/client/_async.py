@@ -160,9 +160,17 @@ class AsyncClient:
         response = await self._request("GET", "/v1/usage", params=params)
         return dict(_base.parse_json(response.content))
 
+    async def models(self) -> builtins.list[dict[str, Any]]:
+        """The server's models (`GET /v1/videos/models`): per model its `id`, `description`,
+        `resolutions`, `aspect_ratios`, `durations`, `image_modes`, `price` (or None),
+        `typical_seconds` (or None), `available` and engine `targets`."""
+        response = await self._request("GET", "/v1/videos/models")
+        return builtins.list(_base.parse_json(response.content)["data"])
+
     async def create_key(self, **fields: Any) -> dict[str, Any]:
         """Admin: create an API key (`name`, `tenant_id`, `admin`, `rate_per_minute`,
-        `max_inflight`, `daily_seconds`, `webhook_url`); the answer holds its secrets."""
+        `max_inflight`, `daily_seconds`, `daily_budget`, `monthly_budget`, `weight`,
+        `webhook_url`); the answer holds its secrets."""
         response = await self._request("POST", "/v1/admin/keys", json=fields, retries=0)
         return dict(_base.parse_json(response.content))
 

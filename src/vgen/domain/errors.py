@@ -11,7 +11,8 @@ VgenError
 ├── VideoNotReady           (a video's content asked for before it completed, or after it failed)
 ├── TaskFinished            (cancelling a task that already ended)
 ├── RateLimited             (a key over its request rate or in-flight limit; `retry_after_s`)
-│   └── QuotaExceeded       (a key over its daily video-seconds)
+│   ├── QuotaExceeded       (a key over its daily video-seconds)
+│   └── BudgetExceeded      (a task whose expected cost would pass the key's daily/monthly budget)
 ├── ServiceUnavailable      (no engine can take the model now; carries `retry_after_s`)
 ├── StoreError              (the database failed; never a client's fault)
 ├── StorageUnavailable      (transient: the archive (bucket or disk) refused or failed; no path)
@@ -83,6 +84,11 @@ class RateLimited(VgenError):
 class QuotaExceeded(RateLimited):
     def __init__(self, message: str, *, retry_after_s: float) -> None:
         super().__init__(message, retry_after_s=retry_after_s, code="quota_exceeded")
+
+
+class BudgetExceeded(RateLimited):
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message, retry_after_s=retry_after_s, code="budget_exceeded")
 
 
 class ServiceUnavailable(VgenError):

@@ -6,6 +6,7 @@ hash is stored (the webhook secret is kept, since vgen signs with it).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -18,7 +19,7 @@ from vgen.domain.ids import (
     new_tenant_id,
     new_webhook_secret,
 )
-from vgen.domain.keys import UNLIMITED, ApiKey, KeyLimits
+from vgen.domain.keys import DEFAULT_WEIGHT, UNLIMITED, ApiKey, KeyLimits
 from vgen.store.keys import KeyRepository
 
 MAX_NAME_CHARS = 200
@@ -38,6 +39,7 @@ class KeyRequest:
     is_admin: bool = False
     limits: KeyLimits = UNLIMITED
     webhook_url: str | None = None
+    weight: float = DEFAULT_WEIGHT
 
 
 class KeyService:
@@ -66,6 +68,7 @@ class KeyService:
             limits=request.limits,
             webhook_url=request.webhook_url,
             webhook_secret=webhook_secret,
+            weight=request.weight,
         )
         return CreatedKey(key, secret, webhook_secret)
 
@@ -96,6 +99,13 @@ def check_key_request(request: KeyRequest) -> None:
         raise InvalidRequest("max_inflight must be at least 1.", param="max_inflight")
     if limits.daily_seconds is not None and not limits.daily_seconds > 0:
         raise InvalidRequest("daily_seconds must be more than 0.", param="daily_seconds")
+    for field, amount in (
+        ("weight", request.weight),
+        ("daily_budget", limits.daily_budget),
+        ("monthly_budget", limits.monthly_budget),
+    ):
+        if amount is not None and not (math.isfinite(amount) and amount > 0):
+            raise InvalidRequest(f"{field} must be a number more than 0.", param=field)
     if request.webhook_url is not None:
         check_webhook_url(request.webhook_url, param="webhook_url")
 

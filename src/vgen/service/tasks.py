@@ -9,6 +9,7 @@ from vgen.domain.catalog import ModelCatalog
 from vgen.domain.errors import InvalidRequest, NotFound, TaskFinished
 from vgen.domain.ids import IdFactory, is_task_id
 from vgen.domain.keys import ApiKey
+from vgen.domain.prices import NO_PRICES, PriceTable
 from vgen.domain.requests import VideoRequest, check_against_model
 from vgen.domain.routing import Routing
 from vgen.domain.tasks import Task, TaskStatus
@@ -38,6 +39,7 @@ class TaskService:
         clock: Callable[[], float],
         id_factory: IdFactory,
         on_enqueue: Callable[[], None] = lambda: None,
+        prices: PriceTable = NO_PRICES,
     ) -> None:
         self._store = store
         self._catalog = catalog
@@ -48,6 +50,7 @@ class TaskService:
         self._clock = clock
         self._new_id = id_factory
         self._on_enqueue = on_enqueue
+        self._prices = prices
         self._quotas = TaskQuotas(store.usage)
 
     @property
@@ -82,10 +85,13 @@ class TaskService:
         )
         if original is not None:
             return original
-        if key is not None:
-            await self._quotas.admit(key, requested_seconds=request.duration_s, now=now)
-        resolved = await self._intake.resolve_refs(tenant_id, request.image_refs())
         target = self._routing.first_target(request.model)
+        expected_cost = self._expected_cost(request, target)
+        if key is not None:
+            await self._quotas.admit(
+                key, requested_seconds=request.duration_s, now=now, expected_cost=expected_cost
+            )
+        resolved = await self._intake.resolve_refs(tenant_id, request.image_refs())
         task = await self._store.tasks.create(
             NewTask(
                 id=self._new_id(),
@@ -97,6 +103,7 @@ class TaskService:
                 idempotency_key=idempotency_key,
                 request_hash=request_hash,
                 api_key_id=key.id if key is not None else None,
+                reserved_cost=expected_cost,
             )
         )
         log.info(
@@ -105,6 +112,14 @@ class TaskService:
         )
         self._on_enqueue()
         return task
+
+    def _expected_cost(self, request: VideoRequest, target: str) -> float:
+        """What the task will likely cost (0 when not priced): reserved against the key's
+        budgets until it ends (service/quotas.py)."""
+        cost = self._prices.cost(
+            request.model, target, video_seconds=request.duration_s, resolution=request.resolution
+        )
+        return cost or 0.0
 
     async def _original(
         self,

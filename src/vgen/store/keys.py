@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from vgen.domain.keys import UNLIMITED, ApiKey, KeyLimits
+from vgen.domain.keys import DEFAULT_WEIGHT, UNLIMITED, ApiKey, KeyLimits
 from vgen.store.database import Database
 from vgen.store.tables import api_keys
 
@@ -21,7 +21,8 @@ def hash_secret(secret: str) -> str:
 
 KEY_COLUMNS = (
     "id", "tenant_id", "name", "is_admin", "created_at", "revoked_at", "rate_per_minute",
-    "max_inflight", "daily_seconds", "webhook_url", "secret_hash",
+    "max_inflight", "daily_seconds", "webhook_url", "secret_hash", "weight", "daily_budget",
+    "monthly_budget",
 )  # fmt: skip
 # Every request authenticates, so on SQLite the lookup is a raw prepared statement (as the
 # status read is): SQLAlchemy's statement handling would cost more than the read itself.
@@ -42,8 +43,11 @@ def row_to_key(row: Mapping[Any, Any]) -> ApiKey:
             rate_per_minute=row["rate_per_minute"],
             max_inflight=row["max_inflight"],
             daily_seconds=row["daily_seconds"],
+            daily_budget=row["daily_budget"],
+            monthly_budget=row["monthly_budget"],
         ),
         webhook_url=row["webhook_url"],
+        weight=float(row["weight"]),
     )
 
 
@@ -63,6 +67,7 @@ class KeyRepository:
         limits: KeyLimits = UNLIMITED,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        weight: float = DEFAULT_WEIGHT,
     ) -> ApiKey:
         await self._db.execute(
             sa.insert(api_keys).values(
@@ -75,11 +80,16 @@ class KeyRepository:
                 rate_per_minute=limits.rate_per_minute,
                 max_inflight=limits.max_inflight,
                 daily_seconds=limits.daily_seconds,
+                daily_budget=limits.daily_budget,
+                monthly_budget=limits.monthly_budget,
                 webhook_url=webhook_url,
                 webhook_secret=webhook_secret,
+                weight=weight,
             )
         )
-        return ApiKey(key_id, tenant_id, name, is_admin, now, None, limits, webhook_url)
+        return ApiKey(
+            key_id, tenant_id, name, is_admin, now, None, limits, webhook_url, weight=weight
+        )
 
     async def create_first_admin(
         self, *, key_id: str, tenant_id: str, secret: str, webhook_secret: str, now: float

@@ -147,15 +147,18 @@ class TaskQueue:
         now: float,
         archive_expires_at: float,
         calls: int = 0,
+        cost: float | None = None,
     ) -> bool:
-        """Mark the task completed; its usage and its `video.completed` event are written in
-        the same transaction."""
+        """Mark the task completed; its usage (cost included: None, not priced, adds 0) and
+        its `video.completed` event are written in the same transaction."""
         return await self._finish_owned(
             COMPLETE,
             task_id,
             owner,
             now=now,
             usage_seconds=video_seconds,
+            usage_cost=cost or 0.0,
+            cost=cost,
             upstream_calls=tasks.c.upstream_calls + calls,
             progress=100,
             artifact_key=artifact_key,
@@ -291,6 +294,7 @@ class TaskQueue:
         *,
         now: float,
         usage_seconds: float = 0.0,
+        usage_cost: float = 0.0,
         **values: object,
     ) -> bool:
         stmt = _owned(transition, task_id, owner).values(**values).returning(*_END_COLUMNS)
@@ -299,7 +303,13 @@ class TaskQueue:
             if row is None:
                 return False
             await self._record_end(
-                tx, task_id, row, transition.target, now=now, video_seconds=usage_seconds
+                tx,
+                task_id,
+                row,
+                transition.target,
+                now=now,
+                video_seconds=usage_seconds,
+                cost=usage_cost,
             )
         return True
 
@@ -312,8 +322,10 @@ class TaskQueue:
         *,
         now: float,
         video_seconds: float = 0.0,
+        cost: float = 0.0,
     ) -> None:
-        """Usage and the webhook event of a task that just ended (ARCHITECTURE.md §3)."""
+        """Usage and the webhook event of a task that just ended (ARCHITECTURE.md §3). Only a
+        completion has seconds and a cost: failed and cancelled tasks cost nothing."""
         await tx.execute(
             usage_upsert(
                 self._db,
@@ -322,6 +334,7 @@ class TaskQueue:
                 model=row["model"],
                 outcome=outcome,
                 video_seconds=video_seconds,
+                cost=cost,
                 now=now,
             )
         )

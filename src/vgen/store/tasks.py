@@ -33,6 +33,7 @@ class NewTask:
     idempotency_key: str | None = None
     request_hash: str | None = None
     api_key_id: str | None = None  # the key that created it: its limits, usage, webhook apply
+    reserved_cost: float = 0.0  # expected cost, held against the key's budgets until it ends
 
 
 STATUS_COLUMNS = (
@@ -101,6 +102,7 @@ class TaskRepository:
             "attempts": 0,
             "api_key_id": new.api_key_id,
             "requested_seconds": float(new.request.duration_s),
+            "reserved_cost": new.reserved_cost,
         }
         try:
             async with self._db.transaction() as tx:

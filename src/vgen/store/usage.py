@@ -32,6 +32,17 @@ class UsageRow:
     completed: int
     failed: int
     cancelled: int
+    cost: float = 0.0
+
+
+@dataclass(frozen=True)
+class BudgetUse:
+    """A key's cost so far: completed today and this month (UTC), and what its unfinished
+    tasks reserve (their expected cost)."""
+
+    today: float
+    this_month: float
+    reserved: float
 
 
 def usage_upsert(
@@ -43,8 +54,9 @@ def usage_upsert(
     outcome: TaskState,
     video_seconds: float,
     now: float,
+    cost: float = 0.0,
 ) -> sa.Insert:
-    """Add one task outcome to its key's row for (model, day of `now`)."""
+    """Add one task outcome (and its cost) to its key's row for (model, day of `now`)."""
     column = OUTCOME_COLUMNS[outcome]
     insert = (sqlite.insert if database.is_sqlite else postgresql.insert)(usage_daily)
     stmt = insert.values(
@@ -53,12 +65,14 @@ def usage_upsert(
         model=model,
         day=utc_day(now),
         video_seconds=video_seconds,
+        cost=cost,
         **{column: 1},
     )
     return stmt.on_conflict_do_update(
         index_elements=["api_key_id", "model", "day"],
         set_={
             "video_seconds": usage_daily.c.video_seconds + video_seconds,
+            "cost": usage_daily.c.cost + cost,
             column: getattr(usage_daily.c, column) + 1,
         },
     )
@@ -78,6 +92,7 @@ class UsageRepository:
                 sa.func.sum(usage_daily.c.completed).label("completed"),
                 sa.func.sum(usage_daily.c.failed).label("failed"),
                 sa.func.sum(usage_daily.c.cancelled).label("cancelled"),
+                sa.func.sum(usage_daily.c.cost).label("cost"),
             )
             .where(
                 usage_daily.c.tenant_id == tenant_id,
@@ -95,6 +110,7 @@ class UsageRepository:
                 completed=int(r["completed"] or 0),
                 failed=int(r["failed"] or 0),
                 cancelled=int(r["cancelled"] or 0),
+                cost=float(r["cost"] or 0),
             )
             for r in rows
         ]
@@ -120,3 +136,31 @@ class UsageRepository:
             )
         )
         return (int(row["n"]), float(row["s"])) if row else (0, 0.0)
+
+    async def key_budget_use(self, api_key_id: str, *, now: float) -> BudgetUse:
+        """What the key's tasks cost this UTC day and month, and what unfinished ones reserve."""
+        today = utc_day(now)
+        month = await self._db.fetch_one(
+            sa.select(
+                sa.func.coalesce(sa.func.sum(usage_daily.c.cost), 0).label("month"),
+                sa.func.coalesce(
+                    sa.func.sum(sa.case((usage_daily.c.day == today, usage_daily.c.cost), else_=0)),
+                    0,
+                ).label("today"),
+            ).where(
+                usage_daily.c.api_key_id == api_key_id,
+                usage_daily.c.day >= today[:8] + "01",  # YYYY-MM-01: days sort as strings
+                usage_daily.c.day <= today,
+            )
+        )
+        reserved = await self._db.fetch_one(
+            sa.select(sa.func.coalesce(sa.func.sum(tasks.c.reserved_cost), 0).label("r")).where(
+                tasks.c.api_key_id == api_key_id,
+                tasks.c.state.in_([TaskState.QUEUED.value, TaskState.PROCESSING.value]),
+            )
+        )
+        return BudgetUse(
+            today=float(month["today"]) if month else 0.0,
+            this_month=float(month["month"]) if month else 0.0,
+            reserved=float(reserved["r"]) if reserved else 0.0,
+        )

@@ -23,6 +23,7 @@ from vgen.config import Settings
 from vgen.domain.catalog import ModelCatalog
 from vgen.domain.errors import DISK_FAULT_ERRNOS, EngineError, StorageUnavailable
 from vgen.domain.files import asset_file_id
+from vgen.domain.prices import NO_PRICES, PriceTable
 from vgen.domain.routing import Routing
 from vgen.domain.tasks import Task
 from vgen.engines.base import Engine, EngineJob
@@ -83,6 +84,7 @@ class Worker:
         signer: UrlSigner | None = None,
         routing: Routing | None = None,
         catalog: ModelCatalog | None = None,
+        prices: PriceTable = NO_PRICES,
     ) -> None:
         self._store = store
         self._engines = engines
@@ -95,6 +97,7 @@ class Worker:
         self._failures: dict[str, int] = {}
         self._routing = routing or Routing()
         self._catalog = catalog or ModelCatalog.with_builtins()
+        self._prices = prices
         self.owner_id = owner_id or f"{socket.gethostname()}-{secrets.token_hex(4)}"
         self._wake = anyio.Event()
         self._running = 0
@@ -275,14 +278,22 @@ class Worker:
         await self._storage.put_file(key, output)
         now = self._clock()
         calls = reporter.calls.take()
+        video_seconds = round(video_seconds, 3)
         done = await self._store.queue.complete(
             task.id,
             self.owner_id,
             artifact_key=key,
-            video_seconds=round(video_seconds, 3),
+            video_seconds=video_seconds,
             now=now,
             archive_expires_at=now + self._settings.retention_seconds,
             calls=calls,
+            # Priced by the target that made it (after any fail-over) and what it delivered.
+            cost=self._prices.cost(
+                task.model,
+                task.engine,
+                video_seconds=video_seconds,
+                resolution=task.request.resolution,
+            ),
         )
         if not done:
             await self._storage.delete(key)
