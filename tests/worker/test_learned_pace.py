@@ -14,14 +14,14 @@ import pytest
 
 from tests.fakes.reseller import ResellerFake
 from tests.support import HandClock, ThreadedUvicorn
-from vgen.config import Settings
+from vgen.config import Settings, load_routing
 from vgen.domain.ids import new_task_id
 from vgen.domain.requests import VideoRequest
 from vgen.domain.routing import Routing
 from vgen.domain.states import TaskState
 from vgen.domain.tasks import Task
 from vgen.engines.base import PollLater
-from vgen.engines.registry import engine_http_client
+from vgen.engines.registry import build_routing, engine_http_client
 from vgen.engines.relay import RelayEngine
 from vgen.storage.local_disk import LocalDiskStorage
 from vgen.store.store import Store
@@ -193,3 +193,22 @@ async def test_the_sweep_forgets_durations_older_than_the_kept_span(rig: Rig) ->
     sweeper = Sweeper(store=rig.store, storage=rig.storage, clock=rig.clock, interval_s=60)
     await sweeper.sweep_once()
     assert await rig.store.durations.recent("relay", MODEL) == [60.0]
+
+
+def test_a_targets_minimum_poll_interval_comes_from_the_routing_file(tmp_path: Path) -> None:
+    config = tmp_path / "vgen.toml"
+    config.write_text(
+        """
+[targets.reseller]
+type = "relay"
+base_url = "http://127.0.0.1:9"
+min_poll_interval_seconds = 12
+
+[targets.other]
+type = "relay"
+base_url = "http://127.0.0.1:9"
+"""
+    )
+    settings = Settings(data_dir=tmp_path, config=config)
+    routing = build_routing(load_routing(settings), settings)
+    assert routing.min_poll_s == {"reseller": 12.0}
