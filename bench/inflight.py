@@ -7,6 +7,10 @@ them all. Prints the worker's peak RSS, its CPU seconds per 1,000 tasks in each 
 (submitting, waiting, polling, completing), the upstream calls per task against the configured
 poll pace, and the completion lag (upstream done -> task `completed`).
 
+`--pace fixed|learned|both` (issue 14): the fixed pace, the learned pace (polls timed by the
+durations history), or both in the same run, fixed first (its completions are the learned
+phase's history), with calls per task and completion lag side by side at the end.
+
 `--database-url` runs it on PostgreSQL (a scratch schema of its own, dropped at the end) and
 `--workers N` spreads the tasks over N worker processes (issue #11), each its own `owner_id`;
 their CPU and RSS are sampled per process, the phase figures are their sum.
@@ -35,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import inflight_pace
 from inflight_profile import print_worker_profile
 from inflight_report import Measured, print_report, print_states
 from inflight_upstream import HOST, JobTiming, SimClock, serve
@@ -315,6 +320,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--timeout", type=float, help="give up after this many real seconds")
     parser.add_argument("--seed", type=int, default=4, help="random seed (4)")
+    parser.add_argument(
+        "--pace",
+        choices=("fixed", "learned", "both"),
+        default="both",
+        help="polling pace: fixed, learned (durations history), or both, same run (both)",
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=50, help="--pace learned: tasks run first for history (50)"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.tasks = 500
@@ -362,12 +376,46 @@ def print_setup(args: argparse.Namespace, settings_kwargs: dict[str, Any]) -> No
 
 
 def measure(args: argparse.Namespace, workdir: Path, database_url: str | None) -> int:
+    """Every pace phase in turn on one database and one simulated clock (so the durations
+    the first phases record are the newest history of the next)."""
     settings_kwargs = worker_settings(args, workdir, database_url)
     print_setup(args, settings_kwargs)
+    clock = SimClock(epoch=time.time(), speed=args.speed)
+    status, results = 0, {}
+    plan = inflight_pace.phases(args.pace, tasks=args.tasks, warmup=args.warmup)
+    for n, phase in enumerate(plan):
+        url = database_url_of(settings_kwargs)
+        history = 0
+        if n:  # the database exists from the first phase on (its seeding migrates it)
+            inflight_pace.clear_tasks(url)
+            history = inflight_pace.history_size(url)
+        print(
+            f"\n=== {phase.name}: {phase.tasks:,} tasks, "
+            f"{'learned' if phase.learned else 'fixed'} pace, "
+            f"{history:,} duration samples so far ==="
+        )
+        phase_args = argparse.Namespace(**{**vars(args), "tasks": phase.tasks})
+        kwargs = {**settings_kwargs, "learned_poll_pace": phase.learned}
+        code, measured = measure_phase(phase_args, kwargs, clock, workdir)
+        if phase.reported:
+            status |= code
+            results[phase.name] = inflight_pace.figures(measured)
+    met = inflight_pace.print_comparison(results, interval_s=args.poll_interval)
+    return status if met else 1
+
+
+def database_url_of(settings_kwargs: dict[str, Any]) -> str:
+    from vgen.config import Settings
+
+    return Settings(**settings_kwargs).resolved_database_url()
+
+
+def measure_phase(
+    args: argparse.Namespace, settings_kwargs: dict[str, Any], clock: SimClock, workdir: Path
+) -> tuple[int, Measured]:
     from vgen.config import Settings
 
     settings = Settings(**settings_kwargs)
-    clock = SimClock(epoch=time.time(), speed=args.speed)
     port = free_port()
     timing = JobTiming(args.job_seconds, args.job_spread, args.seed)
     upstream = SPAWN.Process(target=serve, args=(port, clock, timing), daemon=True)
@@ -474,7 +522,7 @@ def drive_workers(run: Run, settings_kwargs: dict[str, Any]) -> WorkerRun:
     )
 
 
-def report(run: Run, worker: WorkerRun) -> int:
+def report(run: Run, worker: WorkerRun) -> tuple[int, Measured]:
     """Print the figures (and the profile); 0 when every task completed and every goal is met."""
     stats = fetch_json(run.upstream_port, "/stats")
     if run.args.keep:
@@ -511,7 +559,7 @@ def report(run: Run, worker: WorkerRun) -> int:
             seconds=end - start,
             calls=measured.calls_between(start, end),
         )
-    return 0 if ok and unfinished == 0 else 1
+    return (0 if ok and unfinished == 0 else 1), measured
 
 
 def print_per_worker(worker: WorkerRun) -> None:

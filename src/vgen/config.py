@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     lease_seconds: float = 30.0
     worker_concurrency: int = 16
     worker_idle_poll_seconds: float = 0.5
+    learned_poll_pace: bool = Field(
+        default=True, description="Poll remote jobs when their history says they end"
+    )
     local_processes: int = 2
 
     config: Path | None = Field(default=None, description="vgen.toml: engines, routes, models")
@@ -148,6 +151,9 @@ class TargetConfig(BaseModel):
     max_concurrent: int | None = Field(default=None, ge=1)
     poll_interval_seconds: float | None = Field(default=None, gt=0)
     first_poll_seconds: float | None = Field(default=None, ge=0)
+    min_poll_interval_seconds: float | None = Field(
+        default=None, gt=0, description="Learned pace: least time between two polls (default 5)"
+    )
     task_deadline_seconds: float | None = Field(default=None, gt=0)
 
     def resolved_api_key(self) -> str | None:

@@ -1,10 +1,12 @@
 """A fake reseller speaking the Veo task dialect with the quirks of ENGINES.md §2: the
 `{"code","msg","data"}` envelope, `taskId`, upper-case and synonym statuses, `result_url`,
 errors in `msg`. Knobs: answer 429 (with Retry-After), 503 or garbage JSON for the next N
-requests; serve a video with a connection cut after N bytes; expire video URLs."""
+requests; serve a video with a connection cut after N bytes; expire video URLs; finish jobs
+after N polls, or `job_seconds` after their submit on a given `clock`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +27,7 @@ class FakeJob:
     polls_until_done: int = 2
     polls: int = 0
     fail_with: str | None = None
+    done_at: float | None = None
 
 
 @dataclass
@@ -48,6 +51,9 @@ class ResellerFake:
     reject_submits_with: str | None = None
     done_without_video: bool = False
     submit_delay_s: float = 0.0
+    clock: Callable[[], float] | None = None
+    job_seconds: float | None = None
+    """With `clock`: a job is done this long after its submit (not after a number of polls)."""
     """How long a submit's answer takes once the job is made (a slow upstream)."""
     base_url: str = ""
     requests_seen: int = 0
@@ -107,6 +113,8 @@ class ResellerFake:
             prompt=body["prompt"],
             polls_until_done=self.polls_until_done,
         )
+        if self.clock is not None and self.job_seconds is not None:
+            job.done_at = self.clock() + self.job_seconds
         if "fail" in body["prompt"]:
             job.fail_with = "Content policy violation: prompt rejected"
         self.jobs[job.id] = job
@@ -123,7 +131,11 @@ class ResellerFake:
             return JSONResponse({"code": 404, "msg": "task not found"}, status_code=404)
         job.polls += 1
         data: dict[str, Any] = {"task_id": job.id}
-        if job.polls < job.polls_until_done:
+        if job.done_at is not None and self.clock is not None:
+            running = self.clock() < job.done_at
+        else:
+            running = job.polls < job.polls_until_done
+        if running:
             data.update(status="RUNNING", progress=f"{40 * job.polls}%")
         elif job.fail_with:
             data.update(status="error", msg=job.fail_with)

@@ -75,6 +75,8 @@ async def test_drained_task_is_archived_and_swept_after_retention(rig: Rig) -> N
     task = await rig.store.tasks.get("t", task_id)
     assert task is not None and task.state is TaskState.COMPLETED, task
     assert task.video_seconds == pytest.approx(8.0, abs=0.05)
+    # The render's time is the local engine's duration sample (0 s on the hand clock).
+    assert await rig.store.durations.recent("local", "veo_3_1_fast") == [0.0]
     archived = str(task.artifact_key)
     assert (await rig.storage.size(archived) or 0) > 10_000
     assert task.archive_expires_at is not None

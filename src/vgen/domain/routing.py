@@ -16,6 +16,8 @@ class Routing:
     routes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     max_concurrent: Mapping[str, int] = field(default_factory=dict)
     deadlines_s: Mapping[str, float] = field(default_factory=dict)
+    min_poll_s: Mapping[str, float] = field(default_factory=dict)
+    """Per target, the least time between two polls of one job (the learned pace's floor)."""
 
     def targets_for(self, model: str) -> tuple[str, ...]:
         """The ordered targets for `model`; the `"*"` route, else `local`, for the rest."""

@@ -37,11 +37,14 @@ class EngineJob:
 
 @dataclass(frozen=True)
 class PollLater:
-    """The job runs upstream: call `advance` again in `after_s`. `progress` (0-99), when the
-    upstream told it, is stored in the same write that parks the task."""
+    """The job runs upstream: call `advance` again in `after_s` (the engine's own pace; the
+    worker may pace it by the durations history instead). `progress` (0-99), when the upstream
+    told it, is stored in the same write that parks the task. `upstream_wait_s` is a wait the
+    upstream asked for (Retry-After, poll-after): no pace polls sooner."""
 
     after_s: float
     progress: int | None = None
+    upstream_wait_s: float | None = None
 
 
 def first_poll_after(configured_s: float | None, job: EngineJob) -> float:

@@ -77,7 +77,11 @@ class OpenAIVideosEngine:
                 else None
             )
             # Never faster than the target's configured pace, slower when the server asks.
-            return PollLater(max(poll_after_s or 0.0, self._poll_interval_s), progress=percent)
+            return PollLater(
+                max(poll_after_s or 0.0, self._poll_interval_s),
+                progress=percent,
+                upstream_wait_s=poll_after_s,
+            )
         if status != "completed":
             # API.md §2: only the four states exist; anything else is a garbled answer.
             raise UpstreamUnavailable(f"upstream poll answered an unknown status {status!r}")

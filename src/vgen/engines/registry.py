@@ -129,6 +129,11 @@ def build_routing(routing: RoutingConfig, settings: Settings) -> Routing:
             for n, t in routing.targets.items()
             if t.task_deadline_seconds
         },
+        min_poll_s={
+            n: t.min_poll_interval_seconds
+            for n, t in routing.targets.items()
+            if t.min_poll_interval_seconds is not None
+        },
     )
 
 

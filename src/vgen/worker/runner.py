@@ -37,6 +37,7 @@ from vgen.storage.signing import UrlSigner
 from vgen.store.store import Store
 from vgen.worker.inputs import fetch_images
 from vgen.worker.outcome import Fail, FailAsBug, Outcome, Reroute, Retry, decide
+from vgen.worker.pacer import PollPacer
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,11 @@ class Worker:
         # so they cannot measure trouble). In memory: a restart merely starts the count anew.
         self._failures: dict[str, int] = {}
         self._routing = routing or Routing()
+        self._pacer = PollPacer(
+            history=store.durations,
+            enabled=settings.learned_poll_pace,
+            min_poll_s=self._routing.min_poll_s,
+        )
         self._catalog = catalog or ModelCatalog.with_builtins()
         self._prices = prices
         self.owner_id = owner_id or f"{socket.gethostname()}-{secrets.token_hex(4)}"
@@ -176,6 +182,7 @@ class Worker:
         try:
             await self._attempt_with_lease(task, reporter)
         except LeaseLost:
+            self._pacer.forget(task.id)
             log.warning("lease lost; leaving task to its new owner", extra={"task_id": task.id})
         except anyio.get_cancelled_exc_class():
             # Shutting down: hand the task straight back (still `processing`, due now).
@@ -235,16 +242,20 @@ class Worker:
             image_urls=self._image_urls(task),
             typical_min_s=self._typical_min_s(task.request.model),
         )
-        with anyio.fail_after(max(0.0, task.deadline_at - self._clock())):
+        began = self._clock()
+        with anyio.fail_after(max(0.0, task.deadline_at - began)):
             later = await engine.advance(job, reporter)
         self._failures.pop(task.id, None)
         if later is not None:
-            await self._park(task, reporter, after_s=later.after_s, progress=later.progress)
+            polled_at = began if task.upstream_id is not None else None
+            wait_s = await self._pacer.wait_s(task, later, polled_at=polled_at, now=self._clock())
+            await self._park(task, reporter, after_s=wait_s, progress=later.progress)
             return
+        job_s = self._pacer.job_seconds(task, began=began, ended=self._clock())
         info = await anyio.to_thread.run_sync(probe_video, str(output))
         if info.frames == 0:
             raise EngineError("the engine finished without a playable video")
-        await self._archive(task, reporter, output, video_seconds=info.duration_s)
+        await self._archive(task, reporter, output, video_seconds=info.duration_s, job_s=job_s)
 
     def _typical_min_s(self, model: str) -> float:
         spec = self._catalog.models.get(model)
@@ -272,7 +283,7 @@ class Worker:
             raise LeaseLost(task.id)
 
     async def _archive(
-        self, task: Task, reporter: _Reporter, output: Path, *, video_seconds: float
+        self, task: Task, reporter: _Reporter, output: Path, *, video_seconds: float, job_s: float
     ) -> None:
         key = f"{video_prefix(task.id)}{self.owner_id}-{task.attempts}.mp4"
         await self._storage.put_file(key, output)
@@ -300,6 +311,7 @@ class Worker:
             raise LeaseLost(task.id)
         _observe_end(task, "completed", calls)
         log.info("task completed", extra={"task_id": task.id})
+        await self._pacer.record(task, seconds=job_s, now=now)
         await self._remove_stray_videos(task, keep=key)
 
     async def _remove_stray_videos(self, task: Task, *, keep: str | None) -> None:
@@ -368,6 +380,7 @@ class Worker:
 
     async def _fail(self, task: Task, message: str, *, now: float, calls: int) -> None:
         self._failures.pop(task.id, None)
+        self._pacer.forget(task.id)
         if await self._store.queue.fail(
             task.id, self.owner_id, error=message, now=now, calls=calls
         ):

@@ -1,4 +1,5 @@
-"""`Sweeper`: the periodic chores — end tasks past their deadline, delete expired archives."""
+"""`Sweeper`: the periodic chores — end tasks past their deadline, delete expired archives,
+forget job durations too old to say how an upstream runs today."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from vgen.storage.base import ArchiveStorage
 from vgen.store.store import Store
 
 log = logging.getLogger(__name__)
+
+DURATIONS_KEPT_S = 30 * 24 * 3600.0
 
 
 class Sweeper:
@@ -41,6 +44,7 @@ class Sweeper:
             await remove_videos(self._storage, task_id)
             await self._store.retention.forget_artifact(task_id, key)
             deleted += 1
+        await self._store.durations.prune(older_than=now - DURATIONS_KEPT_S)
         return overdue, deleted
 
     async def run(self) -> None:
