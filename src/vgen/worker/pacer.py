@@ -74,7 +74,13 @@ class PollPacer:
         )
 
     async def record(self, task: Task, *, seconds: float, now: float) -> None:
-        """One sample for a completed task; a database hiccup only costs the sample."""
+        """One sample for a completed task; a database hiccup only costs the sample.
+
+        A task run in one call (the local engine's render) records how long it held its slot,
+        claim to completion (staging, render, probe, archive): what the tasks queued behind
+        it wait for, so what queue ETAs need; nothing polls it, so the pace does not care."""
+        if task.upstream_id is None and task.started_at is not None:
+            seconds = max(seconds, now - task.started_at)
         try:
             await self._history.record(task.engine, task.model, seconds=seconds, now=now)
         except StoreError as exc:
