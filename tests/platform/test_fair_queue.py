@@ -5,6 +5,9 @@ slot, seen by the client."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +18,7 @@ import pytest
 from tests.conftest import wait_for
 from tests.platform.conftest import assert_error, create_tiny, make_key
 from tests.support import LiveServer
+from vgen.client import Client
 from vgen.config import Settings
 from vgen.store.store import Store
 
@@ -155,3 +159,20 @@ def test_eta_follows_the_history_and_the_targets_slots(
         # Nothing runs: the slots are free now; each round of `slots` tasks takes the median.
         assert etas == [10 * (1 + i // slots) for i in range(4)]
         assert client.get(f"/v1/videos/{tasks[-1]}").json()["eta_seconds"] == etas[-1]
+
+
+def test_sdk_and_cli_send_priority_and_show_the_place_in_the_queue(queue_only: LiveServer) -> None:
+    with Client(queue_only.url, queue_only.admin_key) as sdk:
+        normal = [sdk.create("p", model="tiny", duration=1) for _ in range(3)]
+        high = sdk.create("p", model="tiny", duration=1, priority="high")
+        shown = sdk.get(high.id)
+        assert shown.status == "queued" and shown.queue_position == 1
+        assert [sdk.get(t.id).queue_position for t in normal] == [2, 3, 4]
+        assert shown.eta_seconds is None  # no history of the tiny model yet
+    env = {**os.environ, "VGEN_BASE_URL": queue_only.url, "VGEN_API_KEY": queue_only.admin_key}
+    status = subprocess.run(
+        [sys.executable, "-m", "vgen", "status", normal[-1].id],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert status.returncode == 0, status.stderr
+    assert "queue_position: 4" in status.stdout

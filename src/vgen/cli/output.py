@@ -55,6 +55,14 @@ def task_progress() -> Progress:
 
 def progress_updater(progress: Progress, bar: TaskID) -> Callable[[Task], None]:
     def update(task: Task) -> None:
-        progress.update(bar, completed=task.progress, status=task.status)
+        progress.update(bar, completed=task.progress, status=shown_status(task))
 
     return update
+
+
+def shown_status(task: Task) -> str:
+    """The status, with the place in the queue and the ETA while queued ("queued #3, ~95 s")."""
+    if task.status != "queued" or task.queue_position is None:
+        return task.status
+    eta = f", ~{task.eta_seconds} s" if task.eta_seconds is not None else ""
+    return f"queued #{task.queue_position}{eta}"

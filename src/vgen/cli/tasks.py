@@ -29,12 +29,19 @@ def generate(
     ref: Annotated[
         list[str] | None, typer.Option("--ref", help="Reference image (repeat up to 3 times).")
     ] = None,
+    priority: Annotated[
+        str | None, typer.Option(help="low, normal or high: orders your own queued tasks.")
+    ] = None,
     timeout: Annotated[float | None, typer.Option(help="Give up after this many seconds.")] = None,
     server: ServerOption = None,
     api_key: ApiKeyOption = None,
 ) -> None:
     """Generate a video and save it, with a live progress bar."""
-    options: dict[str, Any] = {"resolution": resolution, "aspect_ratio": aspect_ratio}
+    options: dict[str, Any] = {
+        "resolution": resolution,
+        "aspect_ratio": aspect_ratio,
+        "priority": priority,
+    }
     with reported_errors(), resolve(server, api_key).client() as client:
         task = client.create(
             prompt, model=model, first_image=first, last_image=last, references=ref or [], **options

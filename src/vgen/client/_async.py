@@ -121,7 +121,7 @@ class AsyncClient:
     ) -> Task:
         """Create a task. Local image paths are uploaded first; URLs, `data:` URLs and
         `asset://` references pass through. Other options (`resolution`, `aspect_ratio`,
-        `duration`, `negative_prompt`, `seed`, `callback_url`) are sent as given.
+        `duration`, `negative_prompt`, `seed`, `callback_url`, `priority`) are sent as given.
 
         An `Idempotency-Key` is always sent (a fresh one unless given), so a retried create
         never makes a second task.

@@ -86,6 +86,8 @@ def task_from_body(body: Any, *, expected_id: str | None = None, is_create: bool
         completed_at=_opt_int(data.get("completed_at")),
         expires_at=_opt_int(data.get("expires_at")),
         engine=_opt(data.get("engine"), str),
+        queue_position=_opt_int(data.get("queue_position")),
+        eta_seconds=_opt_int(data.get("eta_seconds")),
         raw=dict(data),
     )
 

@@ -13,7 +13,8 @@ class Task(BaseModel):
     """A video task as the server reports it.
 
     `status` is one of `queued`, `processing`, `completed`, `failed`; `video_url` is set once
-    `completed` (a signed URL that expires at `expires_at`).
+    `completed` (a signed URL that expires at `expires_at`); while `queued`, `queue_position`
+    and `eta_seconds` say where it stands (None when the server does not know).
     """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -29,6 +30,8 @@ class Task(BaseModel):
     completed_at: int | None = None
     expires_at: int | None = None
     engine: str | None = None
+    queue_position: int | None = None  # while queued: 1 = started next (API.md §6)
+    eta_seconds: int | None = None  # while queued: estimated seconds until done
     raw: dict[str, Any] = Field(default_factory=dict, repr=False)
 
     @property
