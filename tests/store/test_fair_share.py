@@ -4,6 +4,8 @@ where `queue_position` puts each queued task (the same order)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import sqlalchemy as sa
 
@@ -173,3 +175,25 @@ async def test_started_work_that_is_due_goes_before_new_starts(store: Store) -> 
 
     due_poll = await store.queue.claim_next("w", now=T0 + 6, lease_s=LEASE_S)
     assert due_poll is not None and due_poll.id == started
+
+
+async def test_concurrent_claimers_share_one_fair_order(store: Store) -> None:
+    """Several workers claiming at once (PostgreSQL: separate connections, SKIP LOCKED) never
+    start a task twice, and still serve both tenants evenly."""
+    await key(store, "a")
+    await key(store, "b")
+    a_tasks = set(await queue(store, "a", 20))
+    b_tasks = set(await queue(store, "b", 20))
+
+    async def worker(name: str) -> list[str]:
+        taken = []
+        for _ in range(5):
+            task = await store.queue.claim_next(name, now=T0 + 1, lease_s=LEASE_S)
+            if task is not None:
+                taken.append(task.id)
+        return taken
+
+    results = await asyncio.gather(*(worker(f"w{i}") for i in range(4)))
+    started = [t for taken in results for t in taken]
+    assert len(started) == len(set(started)) == 20
+    assert abs(sum(t in a_tasks for t in started) - sum(t in b_tasks for t in started)) <= 2
