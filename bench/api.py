@@ -18,8 +18,6 @@ import cProfile
 import http.client
 import multiprocessing
 import random
-import re
-import secrets
 import shutil
 import signal
 import statistics
@@ -34,6 +32,7 @@ from typing import Any
 from loadgen import LoadResult, LoadSpec, WrkSpec, run_python_load, run_wrk_load, wrk_command
 from ports import free_port, wait_for_port
 from profile_report import print_profile
+from scratch import scratch_schema
 
 GOAL_RATIO = 0.5
 GOAL_P99_MS = 10.0
@@ -167,25 +166,6 @@ async def _seed_task(store: Any, *, i: int, state: str, created_at: float) -> No
         await store.queue.fail(
             task_id, owner, error="local render failed: out of memory", now=finished_at
         )
-
-
-@contextlib.contextmanager
-def scratch_schema(url: str | None) -> Iterator[str | None]:
-    """For PostgreSQL, a fresh schema (dropped afterwards) selected through `search_path`."""
-    if url is None:
-        yield None
-        return
-    import psycopg
-
-    libpq_url = re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", url)
-    schema = f"vgen_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(libpq_url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-        try:
-            separator = "&" if "?" in url else "?"
-            yield f"{url}{separator}options=-csearch_path%3D{schema}"
-        finally:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 # --- Servers (each in its own process) ---------------------------------------------------------

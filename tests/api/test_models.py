@@ -18,6 +18,7 @@ from openai import OpenAI
 
 from tests.platform.conftest import TINY_MODEL_TOML, assert_error
 from tests.platform.test_cli_platform import vgen
+from tests.platform.test_prices import PRICES_TOML
 from tests.support import LiveServer
 from vgen.client import AsyncClient, Client
 from vgen.config import Settings
@@ -33,16 +34,8 @@ max_concurrent = 1
 
 [routes]
 tiny = ["local", "spare"]
-
-[prices]
-currency = "EUR"
-
-[prices.models.tiny]
-per_second = 1.0
-
-[prices.models.tiny.targets.local]
-per_second = 0.25
 """
+    + PRICES_TOML
 )
 
 
