@@ -165,7 +165,8 @@ class Database:
     async def fetch_all(
         self, stmt: Executable, params: Mapping[str, Any] | None = None
     ) -> Sequence[RowMapping]:
-        """One read statement, outside any explicit transaction."""
+        """The rows of one statement run on its own (a read, or a write with RETURNING),
+        outside any explicit transaction: atomic by itself."""
         if self._conn is not None:
             with _translated():
                 rows = self._conn.execute(stmt, params).mappings().all()
@@ -175,14 +176,24 @@ class Database:
         found: Sequence[RowMapping] = ()
         with _translated(), _uncancellable():
             async with self._async_engine.connect() as conn:
-                # Autocommit: a lone SELECT needs no BEGIN/COMMIT round trips.
+                # Autocommit: a lone statement needs no BEGIN/COMMIT round trips.
                 conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
                 found = (await conn.execute(stmt, params)).mappings().all()
         return found
 
     async def execute(self, stmt: Executable, params: Mapping[str, Any] | None = None) -> int:
-        async with self.transaction() as tx:
-            return await tx.execute(stmt, params)
+        """One statement on its own (atomic by itself); the number of rows it touched."""
+        if self._conn is not None:
+            async with self.transaction() as tx:
+                return await tx.execute(stmt, params)
+        assert self._async_engine is not None
+        count = 0
+        with _translated(), _uncancellable():
+            async with self._async_engine.connect() as conn:
+                # Autocommit, as in `fetch_all`: half the cost of BEGIN + statement + COMMIT.
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                count = (await conn.execute(stmt, params)).rowcount
+        return count
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Executor]:

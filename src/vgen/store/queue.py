@@ -79,12 +79,12 @@ class TaskQueue:
         """
         starters = startable if startable is not None else engines
         params = {"now": now, "owner": owner, "lease_until": now + lease_s}
-        async with self._db.transaction() as tx:
-            # The commonest claim (a due poll) is one statement: find and take in one go.
-            row = await tx.fetch_one(
-                _reclaim_due(engines is not None), {**_due_params(now, engines), **params}
-            )
-            if row is None and (starters is None or starters):
+        # The commonest claim (a due poll) is one statement, on its own: find and take.
+        row = await self._db.fetch_one(
+            _reclaim_due(engines is not None), {**_due_params(now, engines), **params}
+        )
+        if row is None and (starters is None or starters):
+            async with self._db.transaction() as tx:
                 chosen = await self._fair_turn(tx, now, starters)
                 if chosen is not None:
                     row = await tx.fetch_one(_CLAIM, {"task_id": chosen["id"], **params})
