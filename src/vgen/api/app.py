@@ -70,9 +70,10 @@ def create_app(
     app.include_router(admin.router, prefix="/v1", include_in_schema=False)  # /v1/keys too
     app.include_router(openai_videos.router, prefix="/v1")
     app.include_router(dashboard.router)
-    # The last wrapped runs first: metrics see every request, fast-path polls included.
-    app.wrap(PollFastPath, state=app.state, paths=veo.poll_paths(), route=veo.POLL_ROUTE)
+    # The last wrapped runs first: status polls are answered (and counted) before any other
+    # layer; metrics count every other request.
     app.wrap(RequestMetrics)
+    app.wrap(PollFastPath, state=app.state, paths=veo.poll_paths(), route=veo.POLL_ROUTE)
     return app
 
 
