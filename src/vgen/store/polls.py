@@ -66,7 +66,11 @@ class PollReader:
         return caller, _status(task_id, status)
 
 
+@functools.lru_cache(maxsize=4096)
 def _status(task_id: str, values: tuple[Any, ...]) -> TaskStatus:
+    """The `TaskStatus` of a row's values. Memoised on the values themselves, so a task whose
+    row changed is built afresh (the row is read on every poll regardless); polls of an
+    unchanged task share one object, which the body memo then finds by identity."""
     model, engine, state, *rest = values
     return TaskStatus(task_id, model, engine, _STATES.get(state) or TaskState(state), *rest)
 
