@@ -6,7 +6,7 @@ what is counted is the server's Python and nothing else: no kernel, no load gene
 process's CPU. `wrk` figures on a shared 2-core machine move by ±30 % between runs; these do not.
 
 Two measures:
-- time (default): µs per request, best of a few batches, vgen and bare side by side;
+- time (default): CPU µs per request, best of a few batches, vgen and bare side by side;
 - `--callgrind`: instructions per request under `valgrind --tool=callgrind`, from two runs of
   different lengths (their difference cancels start-up and warm-up), deterministic to ~0.1 %.
 
@@ -31,7 +31,7 @@ from api import seed_store
 
 WARM_UP = 400  # requests before the measured ones: every cache filled, every path taken once
 COMPLETED_IDS = 200  # as bench/api.py's wrk run: rotating over 200 completed tasks
-TASKS = 600
+TASKS = 10_000  # as bench/api.py seeds
 HOST = "127.0.0.1"
 POLLS_PER_SECOND = 8000  # vgen's rate under bench/api.py's wrk: what its clock advances by
 
@@ -79,7 +79,8 @@ class _Transport(asyncio.Transport):
 async def drive(
     app: Any, paths: list[str], authorization: str, requests: int, clock: PollClock
 ) -> float:
-    """Send `requests` keep-alive GETs over one in-memory connection; return the seconds taken."""
+    """Send `requests` keep-alive GETs over one in-memory connection; return the CPU seconds
+    they took (this process's, user and system: other processes' load does not count)."""
     import uvicorn
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     from uvicorn.server import ServerState
@@ -96,13 +97,13 @@ async def drive(
         ).encode()
         for path in paths
     ]
-    started = time.perf_counter()
+    started = time.process_time()
     for n in range(requests):
         transport.done = loop.create_future()
         clock.requests += 1
         protocol.data_received(raw[n % len(raw)])
         await transport.done
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     if not transport.head.startswith(b"HTTP/1.1 200"):
         raise SystemExit(f"the server did not answer 200: {transport.head!r}")
     return elapsed

@@ -52,7 +52,7 @@ class Authenticator:
         caller, status = await self._polls.key_and_status(_bearer_secret(authorization), task_id)
         if caller is None:
             raise AuthenticationFailed(_UNKNOWN_KEY)
-        if self._limiter is not None:
+        if self._limiter is not None and caller.rate_per_minute is not None:  # None: unlimited
             await self._limiter.hit_key(caller.key_id, caller.rate_per_minute)
         return status
 

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 
 from tests.support import HandClock
 from vgen.api import veo
@@ -151,3 +152,32 @@ async def test_fast_path_and_documented_route_answer_byte_identically(rig: Rig, 
     completed = await poll(rig.fast, path.format(task_id=rig.ids["completed"]), rig.key)
     assert completed.json()["status"] == "completed"
     assert completed.json()["video_url"].startswith("http")
+
+
+def _polls_counted(status: int) -> float:
+    labels = {"method": "GET", "route": veo.POLL_ROUTE, "status": str(status)}
+    return REGISTRY.get_sample_value("vgen_http_requests_total", labels) or 0.0
+
+
+def _poll_latencies_counted() -> float:
+    labels = {"method": "GET", "route": veo.POLL_ROUTE}
+    return REGISTRY.get_sample_value("vgen_http_request_duration_seconds_count", labels) or 0.0
+
+
+async def test_fast_path_counts_each_poll_once_by_its_status(rig: Rig) -> None:
+    """The fast path answers before `RequestMetrics` and counts its polls itself: once each,
+    under the documented template whatever the alias, by the status the client got."""
+    before = {status: _polls_counted(status) for status in (200, 401, 404)}
+    latencies_before = _poll_latencies_counted()
+    sent = {200: 0, 401: 0, 404: 0}
+    for path in veo.poll_paths():
+        for name in ("completed", "unknown"):
+            url = path.format(task_id=rig.ids[name])
+            ok = await poll(rig.fast, url, rig.key)
+            sent[ok.status_code] += 1
+            refused = await poll(rig.fast, url, "Bearer vgen-sk-unknown")
+            sent[refused.status_code] += 1
+    assert sent[200] == sent[404] == len(veo.poll_paths()) and sent[401] == 2 * sent[200]
+    counted = {status: _polls_counted(status) - before[status] for status in sent}
+    assert counted == sent
+    assert _poll_latencies_counted() - latencies_before == sum(sent.values())
