@@ -43,7 +43,9 @@ class PollReader:
         self._db = database
         self._batches = PollBatcher(database)
         # One cursor for every poll: `connection.execute` would make (and free) one per call.
-        # Safe to share: a poll executes and fetches without yielding to the event loop between.
+        # Safe to share: a poll executes and fetches without yielding to the event loop between,
+        # and the statement gives at most one row (`secret_hash` is unique, `tasks.id` the key),
+        # so `fetchone` runs it to its end and resets it: no read snapshot outlives the poll.
         self._cursor = database.raw_sqlite().cursor() if database.is_sqlite else None
 
     async def key_and_status(

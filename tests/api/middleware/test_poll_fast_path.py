@@ -34,6 +34,7 @@ class Rig:
     answered_by: list[str]
     ids: dict[str, str]
     key: str
+    database_url: str
 
 
 async def seed(store: Store, client: httpx.AsyncClient, clock: HandClock) -> dict[str, str]:
@@ -103,7 +104,12 @@ async def rig(settings: Settings) -> AsyncIterator[Rig]:
         ids = await seed(app.state.services.store, routed, clock)
         answered_by.clear()
         yield Rig(
-            fast=fast, routed=routed, answered_by=answered_by, ids=ids, key=headers["Authorization"]
+            fast=fast,
+            routed=routed,
+            answered_by=answered_by,
+            ids=ids,
+            key=headers["Authorization"],
+            database_url=settings.resolved_database_url(),
         )
 
 
@@ -181,3 +187,25 @@ async def test_fast_path_counts_each_poll_once_by_its_status(rig: Rig) -> None:
     counted = {status: _polls_counted(status) - before[status] for status in sent}
     assert counted == sent
     assert _poll_latencies_counted() - latencies_before == sum(sent.values())
+
+
+async def test_fast_path_sees_other_connections_writes_at_once(rig: Rig) -> None:
+    """What the poll memoises never outlives what it read: a task moved and a key revoked by
+    another connection (another process, `vgen keys revoke`) show on the very next poll."""
+    url = f"/v1/result/{rig.ids['processing']}"
+    assert (await poll(rig.fast, url, rig.key)).json()["progress"] == 40
+    other = Store.open(rig.database_url)
+    try:
+        moved = await other.queue.report_progress(
+            rig.ids["processing"], "test", progress=70, now=HandClock()()
+        )
+        assert moved
+        assert (await poll(rig.fast, url, rig.key)).json()["progress"] == 70
+        key_id = await other.keys.id_of_secret(rig.key.removeprefix("Bearer "))
+        assert key_id is not None
+        assert await other.keys.revoke(key_id, now=HandClock()()) is not None
+    finally:
+        await other.close()
+    refused = await poll(rig.fast, url, rig.key)
+    assert refused.status_code == 401
+    assert refused.json()["error"]["message"] == "Incorrect API key provided."
