@@ -2,13 +2,15 @@
 
 Each request goes through the same server code `bench/api.py` runs (uvicorn's httptools protocol,
 its proxy-headers layer, then the app) but over an in-memory transport instead of a socket, so
-what is counted is the server's Python and nothing else: no kernel, no load generator, no other
-process's CPU. `wrk` figures on a shared 2-core machine move by ±30 % between runs; these do not.
+no socket, no load generator and no other process is counted. `wrk` figures on a shared 2-core
+machine move by ±30 % between runs; these move far less.
 
 Two measures:
-- time (default): CPU µs per request, best of a few batches, vgen and bare side by side;
-- `--callgrind`: instructions per request under `valgrind --tool=callgrind`, from two runs of
-  different lengths (their difference cancels start-up and warm-up), deterministic to ~0.1 %.
+- time (default): CPU µs per request (this process's, user + system: SQLite's locking calls
+  included), best of a few batches, vgen and bare side by side;
+- `--callgrind`: instructions per request under `valgrind --tool=callgrind` (user space only),
+  counted over exactly the measured batch (client requests start and stop the count), repeatable
+  to well under 1 %. Needs valgrind's headers and a C compiler.
 
 Run: `.venv/bin/python bench/poll_cost.py [--callgrind]` (`--help` for the options).
 """
