@@ -1,6 +1,7 @@
 """The status poll's read under concurrency: however polls are coalesced (PostgreSQL batches
 the polls that arrive while a read is in flight), each gets the answer to its own key and task:
-its key (None if unknown or revoked) and the task only if the key's tenant owns it."""
+its key's id and rate (None if unknown or revoked) and the task only if the key's tenant owns
+it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 from tests.store.test_queue import T0, add_task
 from vgen.domain.ids import new_key_id
+from vgen.domain.keys import KeyLimits
 from vgen.store.store import Store
 
 pytestmark = pytest.mark.anyio
@@ -25,17 +27,19 @@ async def store(database_url: str) -> AsyncIterator[Store]:
 
 
 async def test_concurrent_polls_each_get_their_own_key_and_task(store: Store) -> None:
-    secrets = {}
-    for tenant in ("a", "b", "c"):
+    secrets, key_ids = {}, {}
+    for tenant, rate in (("a", None), ("b", 60), ("c", 7)):
         secrets[tenant] = f"vgen-sk-test-{tenant}"
-        await store.keys.create(
+        created = await store.keys.create(
             key_id=new_key_id(),
             tenant_id=tenant,
             name=tenant,
             secret=secrets[tenant],
             is_admin=False,
             now=T0,
+            limits=KeyLimits(rate_per_minute=rate),
         )
+        key_ids[tenant] = (created.id, rate)
     revoked = await store.keys.create(
         key_id=new_key_id(), tenant_id="a", name="old", secret="vgen-sk-old", is_admin=False, now=T0
     )
@@ -56,6 +60,7 @@ async def test_concurrent_polls_each_get_their_own_key_and_task(store: Store) ->
 
     answers = await asyncio.gather(*(store.polls.key_and_status(s, t) for s, t, _, _ in cases))
 
-    for (secret, task_id, tenant, visible), (key, status) in zip(cases, answers, strict=True):
-        assert (key.tenant_id if key else None) == tenant, (secret, task_id)
+    for (secret, task_id, tenant, visible), (caller, status) in zip(cases, answers, strict=True):
+        expected = key_ids[tenant] if tenant else None
+        assert (tuple(caller) if caller else None) == expected, (secret, task_id)
         assert (status.id if status else None) == (task_id if visible else None), (secret, task_id)

@@ -83,9 +83,10 @@ def create_app(
     app.include_router(models.router, prefix="/v1")  # before /v1/videos/{id} claims the path
     app.include_router(openai_videos.router, prefix="/v1")
     app.include_router(dashboard.router)
-    # The last wrapped runs first: metrics see every request, fast-path polls included.
-    app.wrap(PollFastPath, state=app.state, paths=veo.poll_paths(), route=veo.POLL_ROUTE)
+    # The last wrapped runs first: status polls are answered (and counted) before any other
+    # layer; metrics count every other request.
     app.wrap(RequestMetrics)
+    app.wrap(PollFastPath, state=app.state, paths=veo.poll_paths(), route=veo.POLL_ROUTE)
     return app
 
 

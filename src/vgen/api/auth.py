@@ -14,6 +14,8 @@ from vgen.service.rate_limits import RequestRateLimiter
 from vgen.store.keys import KeyRepository
 from vgen.store.polls import PollReader
 
+_UNKNOWN_KEY = "Incorrect API key provided."
+
 
 class Authenticator:
     def __init__(
@@ -37,19 +39,26 @@ class Authenticator:
         key = await self._keys.find_active(_bearer_secret(authorization))
         return await self._admitted(key)
 
-    async def authenticate_poll(
-        self, authorization: str | None, task_id: str
-    ) -> tuple[ApiKey, TaskStatus | None]:
-        """`authenticate`, and the status of `task_id` if the key's tenant owns it: one
-        database read for the hottest request."""
+    async def authenticate_poll(self, authorization: str | None, task_id: str) -> TaskStatus | None:
+        """`authenticate`, then the status of `task_id` if the key's tenant owns it: one
+        database read for the hottest request.
+
+        Raises:
+            AuthenticationFailed, RateLimited: as `authenticate`.
+        """
         if not is_task_id(task_id):  # cannot exist: no need to read it (nor send odd bytes)
-            return await self.authenticate(authorization), None
-        key, status = await self._polls.key_and_status(_bearer_secret(authorization), task_id)
-        return await self._admitted(key), status
+            await self.authenticate(authorization)
+            return None
+        caller, status = await self._polls.key_and_status(_bearer_secret(authorization), task_id)
+        if caller is None:
+            raise AuthenticationFailed(_UNKNOWN_KEY)
+        if self._limiter is not None and caller.rate_per_minute is not None:  # None: unlimited
+            await self._limiter.hit_key(caller.key_id, caller.rate_per_minute)
+        return status
 
     async def _admitted(self, key: ApiKey | None) -> ApiKey:
         if key is None:
-            raise AuthenticationFailed("Incorrect API key provided.")
+            raise AuthenticationFailed(_UNKNOWN_KEY)
         if self._limiter is not None:
             await self._limiter.hit(key)
         return key

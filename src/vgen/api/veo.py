@@ -67,7 +67,7 @@ async def answer_poll(
         AuthenticationFailed, RateLimited: as for any request (`Authenticator`).
         NotFound: no such task for the caller's tenant.
     """
-    _key, task = await services.auth.authenticate_poll(authorization, task_id)
+    task = await services.auth.authenticate_poll(authorization, task_id)
     if task is None:
         raise NotFound(f"No task with id '{task_id}'.")
     queue = None

@@ -50,15 +50,18 @@ class RequestRateLimiter:
         Raises:
             RateLimited: the key made `rate_per_minute` requests in the last minute already.
         """
-        rate = key.limits.rate_per_minute
+        await self.hit_key(key.id, key.limits.rate_per_minute)
+
+    async def hit_key(self, key_id: str, rate: int | None) -> None:
+        """`hit` for the key `key_id` whose rate is `rate` (None: unlimited)."""
         if rate is None:
             return
         item = self._items.get(rate)
         if item is None:
             item = self._items[rate] = RateLimitItemPerMinute(rate)
-        if await self._limiter.hit(item, "key", key.id):
+        if await self._limiter.hit(item, "key", key_id):
             return
-        stats = await self._limiter.get_window_stats(item, "key", key.id)
+        stats = await self._limiter.get_window_stats(item, "key", key_id)
         wait_s = max(1, math.ceil(stats.reset_time - self._clock()))
         raise RateLimited(
             f"Rate limit reached: this key may make {rate} requests per minute. "

@@ -15,13 +15,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from vgen.store.database import Database
-from vgen.store.keys import KEY_COLUMNS
 from vgen.store.tasks import STATUS_COLUMNS
 
 MAX_BATCH = 128
+# What a poll reads: of the key, what admitting the caller needs; of the task, its status but
+# the id (the caller named it). Each column costs a poll on SQLite ~1 µs (the driver converts
+# it and hands the GIL back and forth), so the row is no wider than this.
+POLL_KEY_COLUMNS = ("id", "rate_per_minute", "secret_hash")
+POLL_STATUS_COLUMNS = tuple(column for column in STATUS_COLUMNS if column != "id")
 _SQL = (
-    f"SELECT r.ord, {', '.join('k.' + c for c in KEY_COLUMNS)}, "
-    f"{', '.join('t.' + c for c in STATUS_COLUMNS)} "
+    f"SELECT r.ord, {', '.join('k.' + c for c in POLL_KEY_COLUMNS)}, "
+    f"{', '.join('t.' + c for c in POLL_STATUS_COLUMNS)} "
     "FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS r(task_id, digest, ord) "
     "JOIN api_keys AS k ON k.secret_hash = r.digest AND k.revoked_at IS NULL "
     "LEFT JOIN tasks AS t ON t.id = r.task_id AND t.tenant_id = k.tenant_id"
@@ -39,8 +43,8 @@ class PollBatcher:
         self._drainer: asyncio.Task[None] | None = None  # held: the loop keeps only weak refs
 
     async def key_and_status_row(self, task_id: str, digest: str) -> Row | None:
-        """The key columns then the status columns (those None when the key's tenant has no
-        such task) of the unrevoked key with `digest`, or None for no such key."""
+        """The `POLL_KEY_COLUMNS` then the `POLL_STATUS_COLUMNS` (those None when the key's
+        tenant has no such task) of the unrevoked key with `digest`, or None for no such key."""
         future: asyncio.Future[Row | None] = asyncio.get_running_loop().create_future()
         self._waiting.append((task_id, digest, future))
         if not self._draining:

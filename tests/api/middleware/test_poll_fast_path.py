@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 
 from tests.support import HandClock
 from vgen.api import veo
@@ -33,6 +34,7 @@ class Rig:
     answered_by: list[str]
     ids: dict[str, str]
     key: str
+    database_url: str
 
 
 async def seed(store: Store, client: httpx.AsyncClient, clock: HandClock) -> dict[str, str]:
@@ -102,7 +104,12 @@ async def rig(settings: Settings) -> AsyncIterator[Rig]:
         ids = await seed(app.state.services.store, routed, clock)
         answered_by.clear()
         yield Rig(
-            fast=fast, routed=routed, answered_by=answered_by, ids=ids, key=headers["Authorization"]
+            fast=fast,
+            routed=routed,
+            answered_by=answered_by,
+            ids=ids,
+            key=headers["Authorization"],
+            database_url=settings.resolved_database_url(),
         )
 
 
@@ -151,3 +158,54 @@ async def test_fast_path_and_documented_route_answer_byte_identically(rig: Rig, 
     completed = await poll(rig.fast, path.format(task_id=rig.ids["completed"]), rig.key)
     assert completed.json()["status"] == "completed"
     assert completed.json()["video_url"].startswith("http")
+
+
+def _polls_counted(status: int) -> float:
+    labels = {"method": "GET", "route": veo.POLL_ROUTE, "status": str(status)}
+    return REGISTRY.get_sample_value("vgen_http_requests_total", labels) or 0.0
+
+
+def _poll_latencies_counted() -> float:
+    labels = {"method": "GET", "route": veo.POLL_ROUTE}
+    return REGISTRY.get_sample_value("vgen_http_request_duration_seconds_count", labels) or 0.0
+
+
+async def test_fast_path_counts_each_poll_once_by_its_status(rig: Rig) -> None:
+    """The fast path answers before `RequestMetrics` and counts its polls itself: once each,
+    under the documented template whatever the alias, by the status the client got."""
+    before = {status: _polls_counted(status) for status in (200, 401, 404)}
+    latencies_before = _poll_latencies_counted()
+    sent = {200: 0, 401: 0, 404: 0}
+    for path in veo.poll_paths():
+        for name in ("completed", "unknown"):
+            url = path.format(task_id=rig.ids[name])
+            ok = await poll(rig.fast, url, rig.key)
+            sent[ok.status_code] += 1
+            refused = await poll(rig.fast, url, "Bearer vgen-sk-unknown")
+            sent[refused.status_code] += 1
+    assert sent[200] == sent[404] == len(veo.poll_paths()) and sent[401] == 2 * sent[200]
+    counted = {status: _polls_counted(status) - before[status] for status in sent}
+    assert counted == sent
+    assert _poll_latencies_counted() - latencies_before == sum(sent.values())
+
+
+async def test_fast_path_sees_other_connections_writes_at_once(rig: Rig) -> None:
+    """What the poll memoises never outlives what it read: a task moved and a key revoked by
+    another connection (another process, `vgen keys revoke`) show on the very next poll."""
+    url = f"/v1/result/{rig.ids['processing']}"
+    assert (await poll(rig.fast, url, rig.key)).json()["progress"] == 40
+    other = Store.open(rig.database_url)
+    try:
+        moved = await other.queue.report_progress(
+            rig.ids["processing"], "test", progress=70, now=HandClock()()
+        )
+        assert moved
+        assert (await poll(rig.fast, url, rig.key)).json()["progress"] == 70
+        key_id = await other.keys.id_of_secret(rig.key.removeprefix("Bearer "))
+        assert key_id is not None
+        assert await other.keys.revoke(key_id, now=HandClock()()) is not None
+    finally:
+        await other.close()
+    refused = await poll(rig.fast, url, rig.key)
+    assert refused.status_code == 401
+    assert refused.json()["error"]["message"] == "Incorrect API key provided."

@@ -3,11 +3,16 @@
 The hottest request a task service gets skips FastAPI's routing and dependency injection, which
 cost several times the request itself. It answers through `veo.answer_poll`, the function the
 documented route answers through, so both give the same bytes (a test pins that).
+
+It is the outermost layer and counts the polls it answers for `/metrics` itself
+(`request_metrics.count_request`, as `RequestMetrics` counts every other request): wrapping
+`send` to learn a status it already knows would cost the poll a layer.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -15,6 +20,7 @@ from starlette.datastructures import State
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vgen.api.errors import internal_error, response_for
+from vgen.api.middleware.request_metrics import count_request
 from vgen.api.veo import answer_poll
 from vgen.domain.errors import VgenError
 
@@ -55,23 +61,31 @@ class PollFastPath:
         await self.app(scope, receive, send)
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send, task_id: str) -> None:
+        started = time.perf_counter()
         state = self._state
+        status = 500  # counted if even the error answer fails
         try:
-            body, headers = await answer_poll(
-                state.services,
-                task_id,
-                authorization=_header(scope, b"authorization"),
-                now=state.clock(),
-            )
-        except VgenError as exc:
-            await response_for(exc)(scope, receive, send)
-            return
-        except Exception:
-            log.exception("unhandled error answering a status poll")
-            await internal_error()(scope, receive, send)
-            return
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+            try:
+                body, headers = await answer_poll(
+                    state.services,
+                    task_id,
+                    authorization=_header(scope, b"authorization"),
+                    now=state.clock(),
+                )
+            except VgenError as exc:
+                error = response_for(exc)
+                status = error.status_code
+                await error(scope, receive, send)
+                return
+            except Exception:
+                log.exception("unhandled error answering a status poll")
+                await internal_error()(scope, receive, send)
+                return
+            status = 200
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+        finally:
+            count_request("GET", self._route.path, status, started)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

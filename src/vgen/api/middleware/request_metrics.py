@@ -1,7 +1,9 @@
 """Every HTTP request counted and timed for `/metrics` by (method, route template, status).
 
-It sits outside every other middleware of ours, so status polls answered by the fast path are
-counted too; the route template is whatever `scope["route"]` names once the request is answered.
+`RequestMetrics` counts every request that reaches it; the route template is whatever
+`scope["route"]` names once the request is answered. The status-poll fast path sits outside it
+and counts the polls it answers itself, through `count_request` (one ASGI layer and two
+wrapped sends less on the hottest request), so every request is still counted once.
 """
 
 from __future__ import annotations
@@ -39,10 +41,14 @@ class RequestMetrics:
             await self.app(scope, receive, send_noting_status)
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-            count, latency = _series(method, route, status)
-            count.inc()
-            latency.observe(time.perf_counter() - started)
+            count_request(scope["method"], route, status, started)
+
+
+def count_request(method: str, route: str, status: int, started: float) -> None:
+    """Count one answered request; `started` is its `time.perf_counter()` on arrival."""
+    count, latency = _series(method if method in _METHODS else "OTHER", route, status)
+    count.inc()
+    latency.observe(time.perf_counter() - started)
 
 
 @functools.cache
