@@ -53,7 +53,8 @@ class PollReader:
     ) -> tuple[PollCaller | None, TaskStatus | None]:
         """The caller if `secret` is an active key's (None if unknown or revoked) and, if that
         key's tenant owns it, the status of `task_id`."""
-        digest = _digest(secret)
+        # Not memoised: that would keep callers' plaintext secrets in memory after their poll.
+        digest = hash_secret(secret)
         values: tuple[Any, ...] | None
         if self._cursor is not None:
             values = self._cursor.execute(_SQL, (task_id, digest)).fetchone()
@@ -75,11 +76,3 @@ def _status(task_id: str, values: tuple[Any, ...]) -> TaskStatus:
     unchanged task share one object, which the body memo then finds by identity."""
     model, engine, state, *rest = values
     return TaskStatus(task_id, model, engine, _STATES.get(state) or TaskState(state), *rest)
-
-
-@functools.lru_cache(maxsize=1024)
-def _digest(secret: str) -> str:
-    """`hash_secret`, memoised: a client polls with the same key again and again, and a dict
-    lookup costs a fraction of a SHA-256 through OpenSSL. Only the digest is cached, never
-    whether a key is valid: the key's row is read on every poll."""
-    return hash_secret(secret)
