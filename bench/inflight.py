@@ -27,8 +27,6 @@ import http.client
 import json
 import multiprocessing
 import os
-import re
-import secrets
 import sqlite3
 import sys
 import tempfile
@@ -45,6 +43,7 @@ from inflight_report import Measured, print_report, print_states
 from inflight_upstream import HOST, JobTiming, SimClock, serve
 from inflight_worker import WorkerPlan, run_worker
 from ports import free_port, wait_for_port
+from scratch import libpq_url, scratch_schema
 
 SPAWN = multiprocessing.get_context("spawn")
 PROMPT = (
@@ -148,10 +147,6 @@ async def seed_tasks(url: str, *, count: int, clock: SimClock, deadline_s: float
             await store.tasks.create(new)
     finally:
         await store.close()
-
-
-def libpq_url(url: str) -> str:
-    return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", url)
 
 
 def query_tasks(url: str, query: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
@@ -574,24 +569,6 @@ def print_per_worker(worker: WorkerRun) -> None:
 
 
 @contextlib.contextmanager
-def scratch_schema(url: str | None) -> Iterator[str | None]:
-    """For PostgreSQL, a fresh schema (dropped afterwards) selected through `search_path`."""
-    if url is None:
-        yield None
-        return
-    import psycopg
-
-    schema = f"vgen_inflight_{secrets.token_hex(4)}"
-    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-        try:
-            separator = "&" if "?" in url else "?"
-            yield f"{url}{separator}options=-csearch_path%3D{schema}"
-        finally:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
-@contextlib.contextmanager
 def scratch_dir(*, keep: bool) -> Iterator[Path]:
     if not keep:
         with tempfile.TemporaryDirectory(prefix="vgen-inflight-") as tmp:
@@ -606,7 +583,10 @@ def scratch_dir(*, keep: bool) -> Iterator[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    with scratch_dir(keep=args.keep) as tmp, scratch_schema(args.database_url) as database_url:
+    with (
+        scratch_dir(keep=args.keep) as tmp,
+        scratch_schema(args.database_url, prefix="vgen_inflight") as database_url,
+    ):
         try:
             return measure(args, tmp, database_url)
         except KeyboardInterrupt:

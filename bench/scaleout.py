@@ -33,6 +33,7 @@ import httpx
 import psycopg
 from inflight_upstream import JobTiming, SimClock, serve
 from ports import free_port, wait_for_port
+from scratch import scratch_schema
 
 SPAWN = multiprocessing.get_context("spawn")
 IDLE_POLL_S = 0.5  # vgen's default VGEN_WORKER_IDLE_POLL_SECONDS
@@ -43,15 +44,9 @@ DEFAULT_DB = os.environ.get(
 
 @contextlib.contextmanager
 def schema(base_url: str) -> Iterator[str]:
-    name = "bench_" + secrets.token_hex(5)
-    with psycopg.connect(base_url, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {name}")
-    sep = "&" if "?" in base_url else "?"
-    try:
-        yield f"{base_url}{sep}options=-csearch_path%3D{name}"
-    finally:
-        with psycopg.connect(base_url, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {name} CASCADE")
+    with scratch_schema(base_url, prefix="bench") as url:
+        assert url is not None
+        yield url
 
 
 @contextlib.contextmanager
