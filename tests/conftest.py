@@ -17,6 +17,7 @@ import pytest
 
 from tests.fakes.reseller import ResellerFake
 from tests.s3 import Bucket, S3TestServer
+from tests.support import serving
 from vgen.config import Settings
 from vgen.media.renderer import RenderJob, render_video
 
@@ -141,10 +142,6 @@ def run(coro: object) -> object:
 @pytest.fixture
 def reseller(upstream_mp4: bytes) -> Iterator[ResellerFake]:
     """A fake reseller (the Veo task dialect) on loopback, serving `upstream_mp4`."""
-    from tests.support import ThreadedUvicorn
 
-    fake = ResellerFake(video=upstream_mp4)
-    server = ThreadedUvicorn(fake.app(), lifespan="off")
-    fake.base_url = server.url
-    yield fake
-    server.stop()
+    with serving(ResellerFake(video=upstream_mp4)) as fake:
+        yield fake

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import httpx
 import uvicorn
@@ -98,3 +100,25 @@ def start_live_server(settings: Settings, **kwargs: Any) -> LiveServer:
     settings = settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}", "port": port})
     server = ThreadedUvicorn(create_app(settings, **kwargs), port=port)
     return LiveServer(url=server.url, admin_key=admin_key, settings=settings, _uvicorn=server)
+
+
+class _Fake(Protocol):
+    """A fake upstream of `tests/fakes`: an ASGI app, and where it is served once started."""
+
+    base_url: str
+
+    def app(self) -> Any: ...
+
+
+FakeT = TypeVar("FakeT", bound=_Fake)
+
+
+@contextlib.contextmanager
+def serving(fake: FakeT) -> Iterator[FakeT]:
+    """`fake` served on loopback for the block (its `base_url` set), stopped afterwards."""
+    server = ThreadedUvicorn(fake.app(), lifespan="off")
+    fake.base_url = server.url
+    try:
+        yield fake
+    finally:
+        server.stop()

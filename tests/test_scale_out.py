@@ -29,7 +29,7 @@ from psycopg.rows import dict_row
 from tests.conftest import PG_URL, _pg_schema_url, wait_for
 from tests.fakes.reseller import ResellerFake
 from tests.s3 import REGION, Bucket
-from tests.support import ThreadedUvicorn, free_port
+from tests.support import free_port, serving
 from tests.video import decode_mp4
 
 pytestmark = [
@@ -171,11 +171,8 @@ def pg_url() -> Iterator[str]:
 @pytest.fixture
 def reseller(upstream_mp4: bytes) -> Iterator[ResellerFake]:
     """A reseller that finishes each job at its second poll (a few hundred ms here)."""
-    fake = ResellerFake(video=upstream_mp4, polls_until_done=2)
-    server = ThreadedUvicorn(fake.app(), lifespan="off")
-    fake.base_url = server.url
-    yield fake
-    server.stop()
+    with serving(ResellerFake(video=upstream_mp4, polls_until_done=2)) as fake:
+        yield fake
 
 
 @pytest.fixture

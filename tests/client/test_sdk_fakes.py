@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.reseller import ResellerFake
-from tests.support import ThreadedUvicorn
+from tests.support import serving
 from vgen.client import DownloadError, RateLimitError, Task, TaskFailedError
 
 VIDEO = bytes(range(256)) * 4096  # 1 MiB of recognisable bytes
@@ -18,11 +18,8 @@ VIDEO = bytes(range(256)) * 4096  # 1 MiB of recognisable bytes
 
 @pytest.fixture
 def reseller() -> Iterator[ResellerFake]:
-    fake = ResellerFake(video=VIDEO)
-    server = ThreadedUvicorn(fake.app(), lifespan="off")
-    fake.base_url = server.url
-    yield fake
-    server.stop()
+    with serving(ResellerFake(video=VIDEO)) as fake:
+        yield fake
 
 
 def test_reseller_quirks_are_understood(

@@ -17,7 +17,7 @@ from tests.api.test_veo_lifecycle import poll_until_done
 from tests.engines.reporters import RecordingReporter
 from tests.fakes.gemini import GeminiFake
 from tests.images import data_url, scene_image
-from tests.support import LiveServer, ThreadedUvicorn, free_port
+from tests.support import LiveServer, free_port, serving
 from tests.video import decode_mp4
 from vgen.config import Settings
 from vgen.domain.catalog import AspectRatio, Resolution
@@ -31,11 +31,8 @@ KEY = "gemini-secret"
 
 @pytest.fixture
 def gemini(upstream_mp4: bytes) -> Iterator[GeminiFake]:
-    fake = GeminiFake(video=upstream_mp4)
-    server = ThreadedUvicorn(fake.app(), lifespan="off")
-    fake.base_url = server.url
-    yield fake
-    server.stop()
+    with serving(GeminiFake(video=upstream_mp4)) as fake:
+        yield fake
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from tests.conftest import wait_for
 from tests.engines.reporters import RecordingReporter
 from tests.fakes.interactions import InteractionsFake
 from tests.images import scene_image
-from tests.support import HandClock, LiveServer, ThreadedUvicorn
+from tests.support import HandClock, LiveServer, serving
 from tests.video import decode_mp4
 from vgen.config import Settings
 from vgen.domain.catalog import AspectRatio, Resolution
@@ -32,11 +32,8 @@ KEY = "gemini-secret"
 
 @pytest.fixture
 def omni(upstream_mp4: bytes) -> Iterator[InteractionsFake]:
-    fake = InteractionsFake(video=upstream_mp4)
-    server = ThreadedUvicorn(fake.app(), lifespan="off")
-    fake.base_url = server.url
-    yield fake
-    server.stop()
+    with serving(InteractionsFake(video=upstream_mp4)) as fake:
+        yield fake
 
 
 @pytest.fixture

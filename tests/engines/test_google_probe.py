@@ -14,26 +14,22 @@ import pytest
 from tests.engines.vertex_keys import write_key_file
 from tests.fakes.gemini import GeminiFake
 from tests.fakes.vertex import VertexFake
-from tests.support import LiveServer, ThreadedUvicorn
+from tests.support import LiveServer, serving
 from vgen.config import Settings
 
 
 @pytest.fixture
 def gemini() -> Iterator[GeminiFake]:
-    fake = GeminiFake(served_models=["veo-3.1-generate-preview", "gemini-3.7-flash"])
-    server = ThreadedUvicorn(fake.app(), lifespan="off")
-    fake.base_url = server.url
-    yield fake
-    server.stop()
+    with serving(
+        GeminiFake(served_models=["veo-3.1-generate-preview", "gemini-3.7-flash"])
+    ) as fake:
+        yield fake
 
 
 @pytest.fixture
 def vertex() -> Iterator[VertexFake]:
-    fake = VertexFake(known_models={"veo-3.1-generate-001"})
-    server = ThreadedUvicorn(fake.app(), lifespan="off")
-    fake.base_url = server.url
-    yield fake
-    server.stop()
+    with serving(VertexFake(known_models={"veo-3.1-generate-001"})) as fake:
+        yield fake
 
 
 def write_config(path: Path, gemini: GeminiFake, vertex: VertexFake, key: Path) -> Path:

@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api.test_veo_lifecycle import poll_until_done
 from tests.fakes.reseller import ResellerFake
-from tests.support import LiveServer, ThreadedUvicorn
+from tests.support import LiveServer, serving
 from vgen.config import Settings
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -19,11 +19,8 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 @pytest.fixture
 def reseller(upstream_mp4: bytes) -> Iterator[ResellerFake]:
-    fake = ResellerFake(video=upstream_mp4, polls_until_done=2)
-    server = ThreadedUvicorn(fake.app(), lifespan="off")
-    fake.base_url = server.url
-    yield fake
-    server.stop()
+    with serving(ResellerFake(video=upstream_mp4, polls_until_done=2)) as fake:
+        yield fake
 
 
 def scrape(client: httpx.Client) -> Samples:

@@ -16,7 +16,7 @@ from tests.api.test_veo_lifecycle import poll_until_done
 from tests.engines.reporters import RecordingReporter
 from tests.fakes.openai_videos import OpenAIVideosFake
 from tests.images import scene_image
-from tests.support import LiveServer, ThreadedUvicorn
+from tests.support import LiveServer, serving
 from tests.video import decode_mp4
 from vgen.config import Settings
 from vgen.domain.catalog import AspectRatio, Resolution
@@ -30,11 +30,8 @@ API_KEY = "sk-upstream-secret"
 
 @pytest.fixture
 def fake(upstream_mp4: bytes) -> Iterator[OpenAIVideosFake]:
-    fake = OpenAIVideosFake(video=upstream_mp4)
-    server = ThreadedUvicorn(fake.app(), lifespan="off")
-    fake.base_url = server.url
-    yield fake
-    server.stop()
+    with serving(OpenAIVideosFake(video=upstream_mp4)) as fake:
+        yield fake
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.fakes.reseller import ResellerFake
-from tests.support import HandClock, ThreadedUvicorn
+from tests.support import HandClock, serving
 from vgen.config import Settings
 from vgen.domain.catalog import ModelCatalog, ModelSpec
 from vgen.domain.ids import new_task_id
@@ -80,11 +80,8 @@ class Rig:
 
 @pytest.fixture
 def reseller(upstream_mp4: bytes) -> Iterator[ResellerFake]:
-    fake = ResellerFake(video=upstream_mp4, polls_until_done=3)
-    server = ThreadedUvicorn(fake.app(), lifespan="off")
-    fake.base_url = server.url
-    yield fake
-    server.stop()
+    with serving(ResellerFake(video=upstream_mp4, polls_until_done=3)) as fake:
+        yield fake
 
 
 @pytest.fixture

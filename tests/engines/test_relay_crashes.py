@@ -17,16 +17,13 @@ import pytest
 
 from tests.conftest import wait_for
 from tests.fakes.reseller import ResellerFake
-from tests.support import ThreadedUvicorn, free_port
+from tests.support import free_port, serving
 
 
 @pytest.fixture
 def reseller(upstream_mp4: bytes) -> Iterator[ResellerFake]:
-    fake = ResellerFake(video=upstream_mp4, polls_until_done=4)
-    server = ThreadedUvicorn(fake.app(), lifespan="off")
-    fake.base_url = server.url
-    yield fake
-    server.stop()
+    with serving(ResellerFake(video=upstream_mp4, polls_until_done=4)) as fake:
+        yield fake
 
 
 def serve(data_dir: Path, port: int, database_url: str, relay: str) -> subprocess.Popen[bytes]:

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import wait_for
 from tests.fakes.openai_videos import OpenAIVideosFake
 from tests.fakes.reseller import FakeJob, ResellerFake
-from tests.support import HandClock, LiveServer, ThreadedUvicorn
+from tests.support import HandClock, LiveServer, ThreadedUvicorn, serving
 from vgen.config import Settings
 from vgen.domain.ids import new_task_id
 from vgen.domain.requests import VideoRequest
@@ -25,11 +25,8 @@ from vgen.worker.upstream_cancels import MAX_ATTEMPTS, UpstreamCanceller
 
 @pytest.fixture
 def slow_reseller(upstream_mp4: bytes) -> Iterator[ResellerFake]:
-    fake = ResellerFake(video=upstream_mp4, polls_until_done=10_000)
-    server = ThreadedUvicorn(fake.app(), lifespan="off")
-    fake.base_url = server.url
-    yield fake
-    server.stop()
+    with serving(ResellerFake(video=upstream_mp4, polls_until_done=10_000)) as fake:
+        yield fake
 
 
 def test_cancel_stops_polling_and_asks_the_upstream_to_stop(

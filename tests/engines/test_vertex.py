@@ -17,7 +17,7 @@ from tests.engines.reporters import RecordingReporter
 from tests.engines.vertex_keys import write_key_file
 from tests.fakes.vertex import VertexFake
 from tests.images import scene_image
-from tests.support import HandClock, ThreadedUvicorn
+from tests.support import HandClock, serving
 from tests.video import decode_mp4
 from vgen.domain.errors import ContentFiltered, UpstreamRejected, UpstreamUnavailable
 from vgen.domain.requests import VideoRequest
@@ -30,11 +30,8 @@ MODEL_PREFIX = "/v1/projects/p1/locations/us-central1/publishers/google/models"
 
 @pytest.fixture
 def vertex(upstream_mp4: bytes) -> Iterator[VertexFake]:
-    fake = VertexFake(video=upstream_mp4)
-    server = ThreadedUvicorn(fake.app(), lifespan="off")
-    fake.base_url = server.url
-    yield fake
-    server.stop()
+    with serving(VertexFake(video=upstream_mp4)) as fake:
+        yield fake
 
 
 @pytest.fixture

@@ -18,18 +18,15 @@ from tests.api.test_veo_lifecycle import poll_until_done
 from tests.conftest import wait_for
 from tests.engines.vertex_keys import write_key_file
 from tests.fakes.vertex import VertexFake
-from tests.support import HandClock, LiveServer, ThreadedUvicorn, free_port
+from tests.support import HandClock, LiveServer, free_port, serving
 from tests.video import decode_mp4
 from vgen.config import Settings, load_routing
 
 
 @pytest.fixture
 def vertex(upstream_mp4: bytes) -> Iterator[VertexFake]:
-    fake = VertexFake(video=upstream_mp4, polls_until_done=1)
-    server = ThreadedUvicorn(fake.app(), lifespan="off")
-    fake.base_url = server.url
-    yield fake
-    server.stop()
+    with serving(VertexFake(video=upstream_mp4, polls_until_done=1)) as fake:
+        yield fake
 
 
 def test_the_project_setting_and_a_key_file_give_a_veo_video(

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.fakes.reseller import ResellerFake
-from tests.support import HandClock, ThreadedUvicorn
+from tests.support import HandClock, serving
 from vgen.config import Settings, load_routing
 from vgen.domain.ids import new_task_id
 from vgen.domain.requests import VideoRequest
@@ -104,11 +104,8 @@ class Rig:
 
 @pytest.fixture
 def reseller(upstream_mp4: bytes, clock: HandClock) -> Iterator[ResellerFake]:
-    fake = ResellerFake(video=upstream_mp4, clock=clock, job_seconds=JOB_S)
-    server = ThreadedUvicorn(fake.app(), lifespan="off")
-    fake.base_url = server.url
-    yield fake
-    server.stop()
+    with serving(ResellerFake(video=upstream_mp4, clock=clock, job_seconds=JOB_S)) as fake:
+        yield fake
 
 
 @pytest.fixture
