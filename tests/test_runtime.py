@@ -3,6 +3,7 @@ and an archive, and the worker process is wired without the API package."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -101,6 +102,14 @@ def test_sigterm_hands_a_running_task_back_at_once_and_exits_zero(
             )
             worker.send_signal(signal.SIGTERM)
             assert worker.wait(timeout=60) == 0, log.read_text()
+            # A worker is event-loop bound: it runs on uvloop (installed with vgen), as
+            # `vgen serve` does through uvicorn.
+            started = [
+                line
+                for line in map(json.loads, log.read_text().splitlines())
+                if line.get("message") == "worker started"
+            ]
+            assert [line["event_loop"] for line in started] == ["uvloop"], log.read_text()
         finally:
             if worker.poll() is None:
                 worker.kill()
@@ -150,6 +159,14 @@ def test_sigterm_during_a_submit_lets_it_finish_so_the_job_is_never_made_twice(
             wait_for(lambda: reseller.submitted_keys, timeout_s=60, message="the submit")
             worker.send_signal(signal.SIGTERM)
             assert worker.wait(timeout=60) == 0, log.read_text()
+            # A worker is event-loop bound: it runs on uvloop (installed with vgen), as
+            # `vgen serve` does through uvicorn.
+            started = [
+                line
+                for line in map(json.loads, log.read_text().splitlines())
+                if line.get("message") == "worker started"
+            ]
+            assert [line["event_loop"] for line in started] == ["uvloop"], log.read_text()
         finally:
             if worker.poll() is None:
                 worker.kill()

@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(
         default=20,
         ge=1,
-        description="PostgreSQL connections per pool and process (bursts may add twice as many)",
+        description="PostgreSQL connections per process at most (more statements wait their turn)",
     )
     host: str = "127.0.0.1"
     port: int = 8000

@@ -68,6 +68,9 @@ def test_relay_submits_once_polls_and_archives(
     # Served from vgen's own archive, byte for byte what the upstream made.
     video = httpx.get(done["video_url"], timeout=30)
     assert video.content == upstream_mp4 and decode_mp4(video.content).frames == 48
+    # Each attempt (the submit, every poll, the download) cleaned up its staging directory.
+    staging = server.settings.data_dir / "archive" / ".staging"
+    assert list(staging.iterdir()) == []
 
 
 def test_images_are_sent_as_signed_vgen_urls(

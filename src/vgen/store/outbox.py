@@ -13,10 +13,9 @@ from collections.abc import Sequence
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.engine import RowMapping
 
 from vgen.domain.webhooks import DeliveryState, EventType, WebhookEvent, WebhookTarget
-from vgen.store.database import Database
+from vgen.store.database import Database, Row
 from vgen.store.tables import api_keys, tasks, webhook_events
 
 PENDING = DeliveryState.PENDING.value
@@ -52,7 +51,7 @@ def event_insert(
     )
 
 
-def row_to_event(row: RowMapping) -> WebhookEvent:
+def row_to_event(row: Row) -> WebhookEvent:
     return WebhookEvent(
         id=row["id"],
         task_id=row["task_id"],

@@ -14,7 +14,6 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.engine import RowMapping
 
 from vgen.domain.routing import LOCAL_TARGET
 from vgen.domain.states import (
@@ -34,7 +33,7 @@ from vgen.domain.states import (
 )
 from vgen.domain.tasks import Task
 from vgen.domain.webhooks import EventType
-from vgen.store.database import Database, Executor
+from vgen.store.database import Database, Executor, Row
 from vgen.store.outbox import event_insert
 from vgen.store.shares import advance_clock
 from vgen.store.tables import tasks
@@ -92,7 +91,7 @@ class TaskQueue:
 
     async def _fair_turn(
         self, tx: Executor, now: float, starters: Sequence[str] | None
-    ) -> RowMapping | None:
+    ) -> Row | None:
         """The queued task to start: the tenant whose slot comes first, served with its own
         best-ranked task; a passed-over task takes the served one's slot."""
         if starters is None:
@@ -317,7 +316,7 @@ class TaskQueue:
         self,
         tx: Executor,
         task_id: str,
-        row: RowMapping,
+        row: Row,
         outcome: TaskState,
         *,
         now: float,

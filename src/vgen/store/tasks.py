@@ -8,14 +8,13 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.engine import RowMapping
 
 from vgen.domain.errors import IdempotencyConflict, StoreError
 from vgen.domain.fair_share import rank
 from vgen.domain.requests import VideoRequest
 from vgen.domain.states import INITIAL_STATE, TaskState
 from vgen.domain.tasks import Task, TaskStatus
-from vgen.store.database import Database
+from vgen.store.database import Database, Row
 from vgen.store.shares import key_weight, take_slot
 from vgen.store.tables import tasks
 
@@ -52,7 +51,7 @@ def status_from_values(values: Sequence[Any]) -> TaskStatus:
     return TaskStatus(task_id, model, engine, TaskState(state), *rest)
 
 
-def row_to_task(row: RowMapping) -> Task:
+def row_to_task(row: Row) -> Task:
     return Task(
         id=row["id"],
         tenant_id=row["tenant_id"],
