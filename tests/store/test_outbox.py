@@ -20,7 +20,7 @@ T0 = 1_800_000_000.0
 async def add_events(store: Store, count: int, *, at: float = T0) -> None:
     for n in range(count):
         await store.database.execute(
-            event_insert(task_id=f"task{n}", tenant_id="t", event_type="video.completed", now=at)
+            *event_insert(task_id=f"task{n}", tenant_id="t", event_type="video.completed", now=at)
         )
 
 

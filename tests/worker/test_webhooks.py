@@ -124,9 +124,11 @@ class Rig:
                 error="render failed" if event_type is EventType.FAILED else None,
             )
         )
-        insert = event_insert(task_id=task_id, tenant_id="t", event_type=event_type, now=now)
+        insert, params = event_insert(
+            task_id=task_id, tenant_id="t", event_type=event_type, now=now
+        )
         async with self.store.database.transaction() as tx:
-            row = await tx.fetch_one(insert.returning(webhook_events.c.id))
+            row = await tx.fetch_one(insert.returning(webhook_events.c.id), params)
         assert row is not None
         return task_id, str(row["id"])
 

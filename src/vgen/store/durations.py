@@ -34,9 +34,8 @@ class DurationHistory:
 
     async def record(self, engine: str, model: str, *, seconds: float, now: float) -> None:
         await self._db.execute(
-            job_durations.insert().values(
-                engine=engine, model=model, finished_at=now, seconds=max(0.0, seconds)
-            )
+            _RECORD,
+            {"engine": engine, "model": model, "finished_at": now, "seconds": max(0.0, seconds)},
         )
 
     async def recent(self, engine: str, model: str, *, limit: int = RECENT_SAMPLES) -> list[float]:
@@ -54,3 +53,7 @@ class DurationHistory:
         return await self._db.execute(
             job_durations.delete().where(job_durations.c.finished_at < older_than)
         )
+
+
+# Built once, bound per call (every completion records one).
+_RECORD = job_durations.insert()

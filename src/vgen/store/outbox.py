@@ -33,22 +33,27 @@ def event_insert(
     now: float,
     api_key_id: str | None = None,
     callback_url: str | None = None,
-) -> sa.Insert:
-    """The statement that enqueues `event_type` (`video.completed`, `video.failed`,
-    `video.cancelled`) for a task; run it in the transaction that changes the task's state.
-    `api_key_id` (the creating key) and `callback_url` (the task's) fix the event's target."""
-    return sa.insert(webhook_events).values(
-        api_key_id=api_key_id,
-        callback_url=callback_url,
-        id=new_event_id(),
-        task_id=task_id,
-        tenant_id=tenant_id,
-        event_type=event_type,
-        created_at=now,
-        state=PENDING,
-        attempts=0,
-        next_attempt_at=now,
-    )
+) -> tuple[sa.Insert, dict[str, object]]:
+    """The statement (and its parameters) that enqueues `event_type` (`video.completed`,
+    `video.failed`, `video.cancelled`) for a task; run it in the transaction that changes the
+    task's state. `api_key_id` (the creating key) and `callback_url` (the task's) fix the
+    event's target."""
+    return _EVENT_INSERT, {
+        "api_key_id": api_key_id,
+        "callback_url": callback_url,
+        "id": new_event_id(),
+        "task_id": task_id,
+        "tenant_id": tenant_id,
+        "event_type": event_type,
+        "created_at": now,
+        "state": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+    }
+
+
+# Built once, bound per call (every task end runs it).
+_EVENT_INSERT = sa.insert(webhook_events)
 
 
 def row_to_event(row: Row) -> WebhookEvent:

@@ -122,18 +122,18 @@ class TaskQueue:
         return chosen
 
     async def renew_lease(self, task_id: str, owner: str, *, now: float, lease_s: float) -> bool:
-        return await self._update_owned(RENEW, task_id, owner, lease_expires_at=now + lease_s)
+        return await self._update_owned(_RENEW, task_id, owner, until=now + lease_s)
 
     async def report_progress(self, task_id: str, owner: str, *, progress: int, now: float) -> bool:
         return await self._update_owned(
-            RECORD_PROGRESS, task_id, owner, progress=max(0, min(99, progress)), updated_at=now
+            _RECORD_PROGRESS, task_id, owner, progress=max(0, min(99, progress)), now=now
         )
 
     async def record_upstream_id(
         self, task_id: str, owner: str, *, upstream_id: str, now: float
     ) -> bool:
         return await self._update_owned(
-            RECORD_UPSTREAM_ID, task_id, owner, upstream_id=upstream_id, updated_at=now
+            _RECORD_UPSTREAM_ID, task_id, owner, upstream_id=upstream_id, now=now
         )
 
     async def complete(
@@ -152,38 +152,26 @@ class TaskQueue:
         its `video.completed` event are written in the same transaction."""
         return await self._finish_owned(
             COMPLETE,
+            _COMPLETE,
             task_id,
             owner,
             now=now,
+            values={
+                "calls": calls,
+                "artifact_key": artifact_key,
+                "video_seconds": video_seconds,
+                "cost": cost,
+                "archive_expires_at": archive_expires_at,
+            },
             usage_seconds=video_seconds,
             usage_cost=cost or 0.0,
-            cost=cost,
-            upstream_calls=tasks.c.upstream_calls + calls,
-            progress=100,
-            artifact_key=artifact_key,
-            video_seconds=video_seconds,
-            completed_at=now,
-            updated_at=now,
-            archive_expires_at=archive_expires_at,
-            lease_owner=None,
-            lease_expires_at=None,
-            error=None,
         )
 
     async def fail(
         self, task_id: str, owner: str, *, error: str, now: float, calls: int = 0
     ) -> bool:
         return await self._finish_owned(
-            FAIL,
-            task_id,
-            owner,
-            now=now,
-            upstream_calls=tasks.c.upstream_calls + calls,
-            error=error,
-            completed_at=now,
-            updated_at=now,
-            lease_owner=None,
-            lease_expires_at=None,
+            FAIL, _FAIL, task_id, owner, now=now, values={"calls": calls, "error": error}
         )
 
     async def park(
@@ -288,17 +276,20 @@ class TaskQueue:
     async def _finish_owned(
         self,
         transition: Transition,
+        stmt: sa.Update,
         task_id: str,
         owner: str,
         *,
         now: float,
+        values: dict[str, object],
         usage_seconds: float = 0.0,
         usage_cost: float = 0.0,
-        **values: object,
     ) -> bool:
-        stmt = _owned(transition, task_id, owner).values(**values).returning(*_END_COLUMNS)
+        """End a running task by `stmt` (`transition` made by its lease owner, bound with
+        `values`), with its usage and its webhook event in the same transaction."""
+        params = {"task_id": task_id, "owner": owner, "now": now, **values}
         async with self._db.transaction() as tx:
-            row = await tx.fetch_one(stmt)
+            row = await tx.fetch_one(stmt, params)
             if row is None:
                 return False
             await self._record_end(
@@ -326,7 +317,7 @@ class TaskQueue:
         """Usage and the webhook event of a task that just ended (ARCHITECTURE.md §3). Only a
         completion has seconds and a cost: failed and cancelled tasks cost nothing."""
         await tx.execute(
-            usage_upsert(
+            *usage_upsert(
                 self._db,
                 api_key_id=row["api_key_id"],
                 tenant_id=row["tenant_id"],
@@ -338,7 +329,7 @@ class TaskQueue:
             )
         )
         await tx.execute(
-            event_insert(
+            *event_insert(
                 task_id=task_id,
                 tenant_id=row["tenant_id"],
                 event_type=_EVENT_TYPES[outcome],
@@ -349,9 +340,9 @@ class TaskQueue:
         )
 
     async def _update_owned(
-        self, transition: Transition, task_id: str, owner: str, **values: object
+        self, stmt: sa.Update, task_id: str, owner: str, **params: object
     ) -> bool:
-        return await self._db.execute(_owned(transition, task_id, owner).values(**values)) == 1
+        return await self._db.execute(stmt, {"task_id": task_id, "owner": owner, **params}) == 1
 
 
 _NOW = sa.bindparam("now", type_=sa.Float)
@@ -475,11 +466,45 @@ def _due_params(now: float, engines: Sequence[str] | None) -> dict[str, object]:
     return {"now": now} if engines is None else {"now": now, "engines": list(engines)}
 
 
-# Parking is the one write of every poll of a remote job: built once, bound per call.
-_PARK = _move(PARK, tasks.c.id == sa.bindparam("task_id"), owner=sa.bindparam("owner")).values(
+# The owner's moves of a running task, built once and bound per call like `_PARK` (building a
+# statement costs more than running it): `task_id`, `owner`, then each move's own values.
+def _by_owner(transition: Transition) -> sa.Update:
+    return _move(transition, tasks.c.id == sa.bindparam("task_id"), owner=sa.bindparam("owner"))
+
+
+_RENEW = _by_owner(RENEW).values(lease_expires_at=sa.bindparam("until", type_=sa.Float))
+_RECORD_PROGRESS = _by_owner(RECORD_PROGRESS).values(
+    progress=sa.bindparam("progress", type_=sa.Integer), updated_at=_NOW
+)
+_RECORD_UPSTREAM_ID = _by_owner(RECORD_UPSTREAM_ID).values(
+    upstream_id=sa.bindparam("upstream_id"), updated_at=_NOW
+)
+_CALLS_ADDED = tasks.c.upstream_calls + sa.bindparam("calls", type_=sa.Integer)
+# Parking is the one write of every poll of a remote job.
+_PARK = _by_owner(PARK).values(
     lease_owner=None,
     lease_expires_at=sa.bindparam("until", type_=sa.Float),
     updated_at=_NOW,
-    upstream_calls=tasks.c.upstream_calls + sa.bindparam("calls", type_=sa.Integer),
+    upstream_calls=_CALLS_ADDED,
 )
 _PARK_WITH_PROGRESS = _PARK.values(progress=sa.bindparam("progress", type_=sa.Integer))
+_ENDED = {"completed_at": _NOW, "updated_at": _NOW, "lease_owner": None, "lease_expires_at": None}
+_COMPLETE = (
+    _by_owner(COMPLETE)
+    .values(
+        upstream_calls=_CALLS_ADDED,
+        progress=100,
+        artifact_key=sa.bindparam("artifact_key"),
+        video_seconds=sa.bindparam("video_seconds", type_=sa.Float),
+        cost=sa.bindparam("cost", type_=sa.Float),
+        archive_expires_at=sa.bindparam("archive_expires_at", type_=sa.Float),
+        error=None,
+        **_ENDED,
+    )
+    .returning(*_END_COLUMNS)
+)
+_FAIL = (
+    _by_owner(FAIL)
+    .values(upstream_calls=_CALLS_ADDED, error=sa.bindparam("error"), **_ENDED)
+    .returning(*_END_COLUMNS)
+)

@@ -3,6 +3,7 @@ transaction as the task state change that causes them, and read back per tenant.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 
@@ -55,24 +56,39 @@ def usage_upsert(
     video_seconds: float,
     now: float,
     cost: float = 0.0,
-) -> sa.Insert:
-    """Add one task outcome (and its cost) to its key's row for (model, day of `now`)."""
-    column = OUTCOME_COLUMNS[outcome]
-    insert = (sqlite.insert if database.is_sqlite else postgresql.insert)(usage_daily)
+) -> tuple[sa.Insert, dict[str, object]]:
+    """Add one task outcome (and its cost) to its key's row for (model, day of `now`): the
+    statement and its parameters."""
+    params: dict[str, object] = {
+        "api_key_id": api_key_id or "",
+        "tenant_id": tenant_id,
+        "model": model,
+        "day": utc_day(now),
+        "video_seconds": video_seconds,
+        "cost": cost,
+    }
+    return _usage_upsert(database.is_sqlite, OUTCOME_COLUMNS[outcome]), params
+
+
+@functools.cache
+def _usage_upsert(on_sqlite: bool, column: str) -> sa.Insert:
+    """Built once per database kind and outcome column (every task end runs one), bound per
+    call: building a statement costs more than running it."""
+    insert = (sqlite.insert if on_sqlite else postgresql.insert)(usage_daily)
     stmt = insert.values(
-        api_key_id=api_key_id or "",
-        tenant_id=tenant_id,
-        model=model,
-        day=utc_day(now),
-        video_seconds=video_seconds,
-        cost=cost,
+        api_key_id=sa.bindparam("api_key_id"),
+        tenant_id=sa.bindparam("tenant_id"),
+        model=sa.bindparam("model"),
+        day=sa.bindparam("day"),
+        video_seconds=sa.bindparam("video_seconds", type_=sa.Float),
+        cost=sa.bindparam("cost", type_=sa.Float),
         **{column: 1},
     )
     return stmt.on_conflict_do_update(
         index_elements=["api_key_id", "model", "day"],
         set_={
-            "video_seconds": usage_daily.c.video_seconds + video_seconds,
-            "cost": usage_daily.c.cost + cost,
+            "video_seconds": usage_daily.c.video_seconds + stmt.excluded.video_seconds,
+            "cost": usage_daily.c.cost + stmt.excluded.cost,
             column: getattr(usage_daily.c, column) + 1,
         },
     )
