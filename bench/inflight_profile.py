@@ -48,7 +48,7 @@ def print_worker_profile(
     per = f", {calls:,} upstream calls" if calls else ""
     print(
         f"\nworker profile over the {phase} phase ({seconds:.0f} s real, {total:.2f} s profiled"
-        f"{per}; cProfile inflates Python-heavy code, so read shares):"
+        f"{per}; CPU time; cProfile inflates Python-heavy code, so read shares):"
     )
     print("  own time by package:")
     for package, own_s in own.most_common(12):

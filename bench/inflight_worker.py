@@ -51,7 +51,9 @@ async def _serve(conn: Connection, plan: WorkerPlan) -> None:
     store = Store.open(settings.resolved_database_url())
     http_client = engine_http_client()
     worker = _build_worker(plan, settings, store=store, http_client=http_client)
-    profiler = cProfile.Profile()
+    # CPU time, not wall time: on 2 shared cores a wall-clock profile charges a socket send
+    # with the time PostgreSQL (woken by it) or another process held the core.
+    profiler = cProfile.Profile(time.process_time)
     stopped = anyio.Event()
 
     def on_command() -> None:
