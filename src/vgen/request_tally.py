@@ -60,7 +60,7 @@ class RequestLatency:
 
 class RequestTally:
     """A prometheus-client collector of two families: a counter of requests by `count.labelnames`
-    and a histogram of their latency by `latency.labelnames` (a prefix of the former)."""
+    and a histogram of their latency by `latency.labelnames`."""
 
     def __init__(
         self,
