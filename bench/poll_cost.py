@@ -12,7 +12,11 @@ Two measures:
   counted over exactly the measured batch (client requests start and stop the count), repeatable
   to well under 1 %. Needs valgrind's headers and a C compiler.
 
-Run: `.venv/bin/python bench/poll_cost.py [--callgrind]` (`--help` for the options).
+`--connections N` sends one request on each of N connections per event-loop turn, as a server
+under wrk's 32 connections reads several sockets per turn (default 1: one poll per turn).
+
+Run: `.venv/bin/python bench/poll_cost.py [--callgrind] [--connections N]` (`--help` for the
+options).
 """
 
 from __future__ import annotations
@@ -79,10 +83,18 @@ class _Transport(asyncio.Transport):
 
 
 async def drive(
-    app: Any, paths: list[str], authorization: str, requests: int, clock: PollClock
+    app: Any,
+    paths: list[str],
+    authorization: str,
+    requests: int,
+    clock: PollClock,
+    *,
+    connections: int = 1,
 ) -> float:
-    """Send `requests` keep-alive GETs over one in-memory connection; return the CPU seconds
-    they took (this process's, user and system: other processes' load does not count)."""
+    """Send `requests` keep-alive GETs over `connections` in-memory connections, one request on
+    each per event-loop turn (as a server under load reads several sockets in one turn); return
+    the CPU seconds they took (this process's, user and system: other processes' load does not
+    count)."""
     import uvicorn
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     from uvicorn.server import ServerState
@@ -90,9 +102,13 @@ async def drive(
     config = uvicorn.Config(app, http="httptools", log_level="warning", access_log=False)
     config.load()
     loop = asyncio.get_running_loop()
-    protocol = HttpToolsProtocol(config, ServerState(), {}, _loop=loop)
-    transport = _Transport()
-    protocol.connection_made(transport)
+    server_state = ServerState()
+    links = []
+    for _ in range(connections):
+        protocol = HttpToolsProtocol(config, server_state, {}, _loop=loop)
+        transport = _Transport()
+        protocol.connection_made(transport)
+        links.append((protocol, transport))
     raw = [
         (
             f"GET {path} HTTP/1.1\r\nHost: {HOST}:8000\r\nAuthorization: {authorization}\r\n\r\n"
@@ -100,14 +116,17 @@ async def drive(
         for path in paths
     ]
     started = time.process_time()
-    for n in range(requests):
-        transport.done = loop.create_future()
-        clock.requests += 1
-        protocol.data_received(raw[n % len(raw)])
-        await transport.done
+    for n in range(0, requests, connections):
+        for offset, (protocol, transport) in enumerate(links):
+            transport.done = loop.create_future()
+            clock.requests += 1
+            protocol.data_received(raw[(n + offset) % len(raw)])
+        for _, transport in links:
+            await transport.done
     elapsed = time.process_time() - started
-    if not transport.head.startswith(b"HTTP/1.1 200"):
-        raise SystemExit(f"the server did not answer 200: {transport.head!r}")
+    for _, transport in links:
+        if not transport.head.startswith(b"HTTP/1.1 200"):
+            raise SystemExit(f"the server did not answer 200: {transport.head!r}")
     return elapsed
 
 
@@ -125,7 +144,13 @@ def bare_app(body: bytes) -> Any:
 
 
 async def run(
-    target: str, requests: int, rounds: int, workdir: Path, markers: _Markers | None = None
+    target: str,
+    requests: int,
+    rounds: int,
+    workdir: Path,
+    markers: _Markers | None = None,
+    *,
+    connections: int = 1,
 ) -> list[float]:
     """µs per request of each of `rounds` batches against `target` ("vgen" or "bare"), after a
     warm-up batch. With `markers` (under callgrind), the batches are what callgrind counts."""
@@ -146,11 +171,13 @@ async def run(
             app = bare_app(await _sample_body(app, paths[0], authorization))
         if markers is not None:
             markers.start()
-        await drive(app, paths, authorization, WARM_UP, clock)
+        await drive(app, paths, authorization, WARM_UP, clock, connections=connections)
         if markers is not None:
             markers.zero()
         for _ in range(rounds):
-            elapsed = await drive(app, paths, authorization, requests, clock)
+            elapsed = await drive(
+                app, paths, authorization, requests, clock, connections=connections
+            )
             timings.append(elapsed / requests * 1e6)
         if markers is not None:
             markers.dump()
@@ -168,12 +195,19 @@ async def _sample_body(app: Any, path: str, authorization: str) -> bytes:
 
 
 def in_process(
-    target: str, requests: int, rounds: int, markers: _Markers | None = None
+    target: str,
+    requests: int,
+    rounds: int,
+    markers: _Markers | None = None,
+    *,
+    connections: int = 1,
 ) -> list[float]:
     import uvloop
 
     with tempfile.TemporaryDirectory(prefix="vgen-poll-cost-") as tmp:
-        return uvloop.run(run(target, requests, rounds, Path(tmp), markers))
+        return uvloop.run(
+            run(target, requests, rounds, Path(tmp), markers, connections=connections)
+        )
 
 
 # Client requests to callgrind, built on the fly (valgrind's headers and a C compiler needed):
@@ -210,7 +244,7 @@ def build_markers(workdir: Path) -> Path:
     return library
 
 
-def callgrind_instructions(target: str, requests: int) -> int:
+def callgrind_instructions(target: str, requests: int, *, connections: int = 1) -> int:
     """Instructions that `requests` polls of `target` take (after a warm-up), under callgrind."""
     with tempfile.TemporaryDirectory(prefix="vgen-callgrind-") as tmp:
         library = build_markers(Path(tmp))
@@ -228,6 +262,8 @@ def callgrind_instructions(target: str, requests: int) -> int:
             str(requests),
             "--rounds",
             "1",
+            "--connections",
+            str(connections),
             "--markers",
             str(library),
         ]
@@ -253,6 +289,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rounds", type=int, default=5, help="batches; the best counts (5)")
     parser.add_argument(
+        "--connections",
+        type=int,
+        default=1,
+        help="in-memory connections, one request on each per event-loop turn (1)",
+    )
+    parser.add_argument(
         "--callgrind",
         action="store_true",
         help="count instructions under valgrind instead (one batch of --requests)",
@@ -261,8 +303,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     targets = ("vgen", "bare") if args.target == "both" else (args.target,)
     args.requests = args.requests or (1000 if args.callgrind else 5000)
+    if args.requests % args.connections or WARM_UP % args.connections:
+        parser.error(f"--requests and {WARM_UP} (the warm-up) must be multiples of --connections")
     if args.callgrind:
-        counts = {t: callgrind_instructions(t, args.requests) / args.requests for t in targets}
+        counts = {
+            t: callgrind_instructions(t, args.requests, connections=args.connections)
+            / args.requests
+            for t in targets
+        }
         for target, count in counts.items():
             print(f"{target:<5} {count:12,.0f} instructions per request")
         if len(counts) == 2:
@@ -271,7 +319,9 @@ def main(argv: list[str] | None = None) -> int:
     best = {}
     for target in targets:
         markers = _Markers(args.markers) if args.markers else None
-        timings = in_process(target, args.requests, args.rounds, markers)
+        timings = in_process(
+            target, args.requests, args.rounds, markers, connections=args.connections
+        )
         best[target] = min(timings)
         shown = ", ".join(f"{t:.1f}" for t in timings)
         print(f"{target:<5} best {best[target]:7.1f} µs per request   (batches: {shown})")

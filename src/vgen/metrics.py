@@ -8,17 +8,22 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from vgen.request_tally import RequestTally, SeriesSpec
+
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
-HTTP_REQUESTS = Counter(
-    "vgen_http_requests_total",
-    "HTTP requests answered, by route template and status code.",
-    ["method", "route", "status"],
-)
-HTTP_LATENCY = Histogram(
-    "vgen_http_request_duration_seconds",
-    "Time to answer an HTTP request, by route template.",
-    ["method", "route"],
+# Counted on every request, the status polls included: plain numbers, no lock (`RequestTally`).
+HTTP_REQUESTS = RequestTally(
+    SeriesSpec(
+        "vgen_http_requests_total",
+        "HTTP requests answered, by route template and status code.",
+        ("method", "route", "status"),
+    ),
+    SeriesSpec(
+        "vgen_http_request_duration_seconds",
+        "Time to answer an HTTP request, by route template.",
+        ("method", "route"),
+    ),
     buckets=_LATENCY_BUCKETS,
 )
 TASKS = Gauge("vgen_tasks", "Tasks in the store, by state and engine.", ["state", "engine"])

@@ -11,10 +11,10 @@ from __future__ import annotations
 import functools
 import time
 
-from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vgen.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from vgen.metrics import HTTP_REQUESTS
+from vgen.request_tally import RequestCount, RequestLatency
 
 # Label values must stay few: any other method a client invents is counted as OTHER.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -47,12 +47,12 @@ class RequestMetrics:
 def count_request(method: str, route: str, status: int, started: float) -> None:
     """Count one answered request; `started` is its `time.perf_counter()` on arrival."""
     count, latency = _series(method if method in _METHODS else "OTHER", route, status)
-    count.inc()
+    count.value += 1
     latency.observe(time.perf_counter() - started)
 
 
 @functools.cache
-def _series(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
-    """The request counter and latency histogram of one (method, route, status); looked up
-    once, since `labels()` costs more than the observation itself."""
-    return HTTP_REQUESTS.labels(method, route, str(status)), HTTP_LATENCY.labels(method, route)
+def _series(method: str, route: str, status: int) -> tuple[RequestCount, RequestLatency]:
+    """The request count and latency histogram of one (method, route, status); looked up
+    once, since the lookup costs more than the update itself."""
+    return HTTP_REQUESTS.series((method, route, str(status)), (method, route))
