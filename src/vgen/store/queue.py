@@ -315,7 +315,21 @@ class TaskQueue:
         cost: float = 0.0,
     ) -> None:
         """Usage and the webhook event of a task that just ended (ARCHITECTURE.md §3). Only a
-        completion has seconds and a cost: failed and cancelled tasks cost nothing."""
+        completion has seconds and a cost: failed and cancelled tasks cost nothing.
+
+        The usage upsert goes last: every task of a key and model ends on the same usage row,
+        whose lock the transaction holds from the upsert to its commit, so concurrent
+        completions queue on it for as long as that lasts (one round trip, not two)."""
+        await tx.execute(
+            *event_insert(
+                task_id=task_id,
+                tenant_id=row["tenant_id"],
+                event_type=_EVENT_TYPES[outcome],
+                now=now,
+                api_key_id=row["api_key_id"],
+                callback_url=orjson.loads(row["request"]).get("callback_url"),
+            )
+        )
         await tx.execute(
             *usage_upsert(
                 self._db,
@@ -326,16 +340,6 @@ class TaskQueue:
                 video_seconds=video_seconds,
                 cost=cost,
                 now=now,
-            )
-        )
-        await tx.execute(
-            *event_insert(
-                task_id=task_id,
-                tenant_id=row["tenant_id"],
-                event_type=_EVENT_TYPES[outcome],
-                now=now,
-                api_key_id=row["api_key_id"],
-                callback_url=orjson.loads(row["request"]).get("callback_url"),
             )
         )
 
