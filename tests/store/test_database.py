@@ -10,9 +10,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from vgen.domain.errors import StoreError
 from vgen.store.database import Database, open_database
+from vgen.store.postgres_statements import PostgresStatements, UnsupportedStatement
 from vgen.store.tables import api_keys
 
 pytestmark = pytest.mark.anyio
@@ -120,3 +122,19 @@ async def test_a_database_that_is_not_there_is_a_store_error() -> None:
             await gone.fetch_all(sa.select(api_keys.c.id))
     finally:
         await gone.close()
+
+
+def test_a_python_side_default_that_is_not_a_value_is_refused_not_guessed() -> None:
+    """The PostgreSQL renderer fills in scalar column defaults; a callable one (whose value
+    only SQLAlchemy's execution context computes) is refused loudly instead of sent wrong."""
+    stamped = sa.Table(
+        "stamped",
+        sa.MetaData(),
+        sa.Column("id", sa.String, primary_key=True),
+        sa.Column("at", sa.Float, default=lambda: 1.0),
+    )
+    statements = PostgresStatements(postgresql.psycopg.dialect())
+    with pytest.raises(UnsupportedStatement, match="'at'"):
+        statements.render(sa.insert(stamped), {"id": "x"})
+    sql, params = statements.render(sa.insert(stamped), {"id": "x", "at": 2.0})
+    assert params == {"id": "x", "at": 2.0} and "INSERT INTO stamped" in sql
