@@ -12,12 +12,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import httpx
+import sqlalchemy as sa
 import uvicorn
 
 from vgen.api.app import create_app
 from vgen.config import Settings
 from vgen.service.bootstrap import ensure_admin_key
+from vgen.store.database import normalise_url
 from vgen.store.store import Store
+from vgen.store.tables import tasks
 
 
 class HandClock:
@@ -122,3 +125,18 @@ def serving(fake: FakeT) -> Iterator[FakeT]:
         yield fake
     finally:
         server.stop()
+
+
+def is_parked(settings: Settings, task_id: str) -> bool:
+    """The task waits for its next upstream poll: an upstream accepted it and no worker holds
+    it. A test moves a hand clock to the poll only then; moved earlier, the worker would park
+    the task past the moved clock, and the poll would never come due."""
+    engine = sa.create_engine(normalise_url(settings.resolved_database_url()))
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                sa.select(tasks.c.upstream_id, tasks.c.lease_owner).where(tasks.c.id == task_id)
+            ).first()
+    finally:
+        engine.dispose()
+    return row is not None and row.upstream_id is not None and row.lease_owner is None

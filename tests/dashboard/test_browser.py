@@ -88,9 +88,16 @@ def test_tasks_go_queued_processing_completed_and_the_video_plays(
     tab.open(server)
     tab.sign_in(server.admin_key)
     page = tab.page
-    text_id = _create(tab, "a lighthouse at dusk")
+
+    # 1080p: a render of 3 s or more, longer than the dashboard's 2 s poll (Retry-After), so
+    # the row surely shows `processing` once (a 720p render can finish between two polls).
+    def full_hd() -> None:
+        page.get_by_label("Resolution").select_option("1080p")
+
+    text_id = _create(tab, "a lighthouse at dusk", prepare=full_hd)
 
     def frames() -> None:
+        full_hd()
         page.get_by_label("Image mode").select_option(label="First / last frame")
         for label, shift in (("First frame (file)", 0), ("Last frame (file)", 200)):
             image = scene_image(shift=shift)
@@ -125,7 +132,7 @@ def test_tasks_go_queued_processing_completed_and_the_video_plays(
     assert not detail.get_by_role("button", name="Cancel").is_visible()
     detail.get_by_text("Raw JSON").click()
     page.get_by_label("Dialect").select_option("openai")
-    page.locator("#raw").filter(has_text='"size": "1280x720"').wait_for()
+    page.locator("#raw").filter(has_text='"size": "1920x1080"').wait_for()
     tab.screenshot("detail", full_page=True)
 
     page.get_by_role("button", name="Usage").click()

@@ -18,7 +18,7 @@ from tests.conftest import wait_for
 from tests.engines.reporters import RecordingReporter
 from tests.fakes.interactions import InteractionsFake
 from tests.images import scene_image
-from tests.support import HandClock, LiveServer, serving
+from tests.support import HandClock, LiveServer, is_parked, serving
 from tests.video import decode_mp4
 from vgen.config import Settings
 from vgen.domain.catalog import AspectRatio, Resolution
@@ -185,8 +185,10 @@ def test_only_the_gemini_key_gives_a_gemini_omni_video(
         created = api.post("/v1/veo/videos", json=body)
         assert created.status_code == 200, created.text
         wait_for(lambda: omni.creates, timeout_s=30, message="the interaction to be created")
+        task_id = str(created.json()["id"])
+        wait_for(lambda: is_parked(server.settings, task_id), timeout_s=30, message="the park")
         clock.now += 21  # the model's typical minimum time: the first poll is due
-        done = poll_until_done(api, str(created.json()["id"]), timeout_s=60)[-1]
+        done = poll_until_done(api, task_id, timeout_s=60)[-1]
     assert done["status"] == "completed" and done["engine"] == "gemini_omni", done
     assert omni.creates[0].body["response_format"]["duration"] == "10s"
     video = httpx.get(done["video_url"], timeout=30)

@@ -18,7 +18,7 @@ from tests.api.test_veo_lifecycle import poll_until_done
 from tests.conftest import wait_for
 from tests.engines.vertex_keys import write_key_file
 from tests.fakes.vertex import VertexFake
-from tests.support import HandClock, LiveServer, free_port, serving
+from tests.support import HandClock, LiveServer, free_port, is_parked, serving
 from tests.video import decode_mp4
 from vgen.config import Settings, load_routing
 
@@ -54,8 +54,10 @@ def test_the_project_setting_and_a_key_file_give_a_veo_video(
         created = api.post("/v1/veo/videos", json={"model": "veo_3_1_pro", "prompt": "a fjord"})
         assert created.status_code == 200, created.text
         wait_for(lambda: vertex.submits, timeout_s=30, message="the submit to reach Vertex")
+        task_id = str(created.json()["id"])
+        wait_for(lambda: is_parked(server.settings, task_id), timeout_s=30, message="the park")
         clock.now += 61  # the model's typical minimum time: the first poll is due
-        done = poll_until_done(api, str(created.json()["id"]), timeout_s=60)[-1]
+        done = poll_until_done(api, task_id, timeout_s=60)[-1]
     assert done["status"] == "completed" and done["engine"] == "vertex", done
     (submit,) = vertex.submits
     assert submit.path.endswith(
