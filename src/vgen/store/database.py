@@ -162,18 +162,22 @@ class Database:
                     self._pool_open = True
         return self._pool
 
+    @contextlib.asynccontextmanager
+    async def _postgres_connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A pooled autocommit connection, its driver errors translated, uncancellable."""
+        pool = await self._postgres_pool()
+        with _translated_psycopg(), _uncancellable():
+            async with pool.connection() as conn:
+                yield conn
+
     async def fetch_raw_postgres_all(
         self, sql: str, params: Sequence[Any]
     ) -> list[tuple[Any, ...]]:
         """The rows of hand-written SQL on PostgreSQL (the status poll's batched read),
         prepared once per connection."""
-        pool = await self._postgres_pool()
-        rows: list[tuple[Any, ...]] = []
-        with _translated_psycopg(), _uncancellable():
-            async with pool.connection() as conn:
-                cursor = await conn.execute(sql, params, prepare=True)
-                rows = await cursor.fetchall()
-        return rows
+        async with self._postgres_connection() as conn:
+            cursor = await conn.execute(sql, params, prepare=True)
+            return await cursor.fetchall()
 
     def raw_sqlite(self) -> Any:
         """The DB-API sqlite3 connection, for the hottest read path only."""
@@ -195,25 +199,17 @@ class Database:
                 rows = self._conn.execute(stmt, params).mappings().all()
                 self._conn.commit()
                 return cast(Sequence[Row], rows)
-        pool = await self._postgres_pool()
-        found: Sequence[Row] = ()
-        with _translated_psycopg(), _uncancellable():
-            # Autocommit: a lone statement needs no BEGIN/COMMIT round trips.
-            async with pool.connection() as conn:
-                found = await _PostgresExecutor(conn, self._statements).fetch_all(stmt, params)
-        return found
+        # Autocommit: a lone statement needs no BEGIN/COMMIT round trips.
+        async with self._postgres_connection() as conn:
+            return await _PostgresExecutor(conn, self._statements).fetch_all(stmt, params)
 
     async def execute(self, stmt: Executable, params: Mapping[str, Any] | None = None) -> int:
         """One statement on its own (atomic by itself); the number of rows it touched."""
         if self._conn is not None:
             async with self.transaction() as tx:
                 return await tx.execute(stmt, params)
-        pool = await self._postgres_pool()
-        count = 0
-        with _translated_psycopg(), _uncancellable():
-            async with pool.connection() as conn:
-                count = await _PostgresExecutor(conn, self._statements).execute(stmt, params)
-        return count
+        async with self._postgres_connection() as conn:
+            return await _PostgresExecutor(conn, self._statements).execute(stmt, params)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Executor]:
@@ -222,10 +218,8 @@ class Database:
             with _translated(), self._conn.begin():
                 yield _SyncExecutor(self._conn)
             return
-        pool = await self._postgres_pool()
-        with _translated_psycopg(), _uncancellable():
-            async with pool.connection() as conn, conn.transaction():
-                yield _PostgresExecutor(conn, self._statements)
+        async with self._postgres_connection() as conn, conn.transaction():
+            yield _PostgresExecutor(conn, self._statements)
 
     async def close(self) -> None:
         if self._pool is not None and self._pool_open:
