@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import http.client
 import json
 import multiprocessing
@@ -159,11 +160,19 @@ def query_tasks(url: str, query: str, params: tuple[Any, ...] = ()) -> list[dict
             return [dict(row) for row in conn.execute(query, params)]
         finally:
             conn.close()
-    import psycopg
     from psycopg.rows import dict_row
 
-    with psycopg.connect(libpq_url(url), autocommit=True, row_factory=dict_row) as pg:
-        return list(pg.execute(query.replace("?", "%s"), params).fetchall())
+    cursor = _watching_connection(url).cursor(row_factory=dict_row)
+    return list(cursor.execute(query.replace("?", "%s"), params).fetchall())
+
+
+@functools.cache
+def _watching_connection(url: str) -> Any:
+    """One connection for all of the watcher's reads (four a second): a new one each time
+    would fork a PostgreSQL backend each time, on the cores the measured workers need."""
+    import psycopg
+
+    return psycopg.connect(libpq_url(url), autocommit=True)
 
 
 def count_finished(url: str) -> int:
@@ -356,7 +365,11 @@ def print_setup(args: argparse.Namespace, settings_kwargs: dict[str, Any]) -> No
     from vgen.config import Settings
 
     s = Settings(**settings_kwargs)
-    database = "PostgreSQL" if s.database_url else "SQLite"
+    database = (
+        f"PostgreSQL (autovacuum {autovacuum_setting(s.database_url)})"
+        if s.database_url
+        else "SQLite"
+    )
     workers = f"{args.workers} worker processes" if args.workers > 1 else "worker"
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"load average before the run: {load} (1, 5, 15 min)")
@@ -368,6 +381,16 @@ def print_setup(args: argparse.Namespace, settings_kwargs: dict[str, Any]) -> No
         f"s real, lease {s.lease_seconds:g} s sim, deadline {s.task_deadline_seconds:g} s sim; "
         f"{database}; uvloop"
     )
+
+
+def autovacuum_setting(url: str) -> str:
+    """The server's `autovacuum`: with it off (this machine's CI PostgreSQL), the churned task
+    table is never vacuumed or analyzed and claims get far slower (docs/deploy.md)."""
+    import psycopg
+
+    with psycopg.connect(libpq_url(url), autocommit=True) as pg:
+        row = pg.execute("SHOW autovacuum").fetchone()
+        return str(row[0]) if row else "unknown"
 
 
 def measure(args: argparse.Namespace, workdir: Path, database_url: str | None) -> int:

@@ -6,6 +6,7 @@ counts, transactions, unique-key races, pool waits and a database that is not th
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from vgen.domain.errors import StoreError
-from vgen.store.database import Database, open_database
+from vgen.store.database import AUTOVACUUM_OFF_WARNING, Database, open_database
 from vgen.store.postgres_statements import PostgresStatements, UnsupportedStatement
 from vgen.store.tables import api_keys
 
@@ -138,3 +139,21 @@ def test_a_python_side_default_that_is_not_a_value_is_refused_not_guessed() -> N
         statements.render(sa.insert(stamped), {"id": "x"})
     sql, params = statements.render(sa.insert(stamped), {"id": "x", "at": 2.0})
     assert params == {"id": "x", "at": 2.0} and "INSERT INTO stamped" in sql
+
+
+async def test_a_postgresql_without_autovacuum_is_named_at_every_start(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The queue depends on autovacuum (CI's PostgreSQL runs without it, a deployment's should
+    not): the warning comes exactly when the server has it off."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("autovacuum is PostgreSQL's")
+    with caplog.at_level(logging.WARNING, logger="vgen.store.database"):
+        db = open_database(database_url)
+    try:
+        row = await db.fetch_one(sa.text("SELECT current_setting('autovacuum') AS setting"))
+    finally:
+        await db.close()
+    assert row is not None
+    warned = AUTOVACUUM_OFF_WARNING in caplog.messages
+    assert warned == (row["setting"] == "off")

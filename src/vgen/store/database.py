@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -30,6 +31,7 @@ from vgen.domain.errors import StoreError
 from vgen.store.postgres_statements import PostgresStatements
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger(__name__)
 
 
 # A result row by column name (SQLAlchemy's RowMapping on SQLite, a dict on PostgreSQL).
@@ -151,6 +153,8 @@ class Database:
                 connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7461)")
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+            if not self.is_sqlite:
+                _warn_without_autovacuum(connection)
 
     async def _postgres_pool(self) -> AsyncConnectionPool:
         assert self._pool is not None
@@ -292,6 +296,24 @@ def _sqlite_engine(url: str) -> sa.Engine:
         cursor.close()
 
     return engine
+
+
+AUTOVACUUM_OFF_WARNING = (
+    "PostgreSQL runs with autovacuum = off: the task queue's dead row versions and planner "
+    "statistics are never renewed, so claiming work gets slower as tasks churn (a poll "
+    "rewrites its task's row). Turn autovacuum on (the default) or VACUUM ANALYZE tasks "
+    "regularly; see docs/deploy.md"
+)
+
+
+def _warn_without_autovacuum(connection: Connection) -> None:
+    """Every poll rewrites its task's row: without (auto)vacuum the queue's index fills with
+    dead entries and its statistics go stale, and a claim that walked one index entry in
+    milliseconds plans a bitmap scan of all of them (25 ms of server CPU each at 10,000 tasks
+    in flight). vgen cannot fix the server's settings; it says so at every start."""
+    setting = connection.exec_driver_sql("SHOW autovacuum").scalar()
+    if setting != "on":
+        log.warning(AUTOVACUUM_OFF_WARNING)
 
 
 def open_database(

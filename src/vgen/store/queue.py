@@ -34,12 +34,13 @@ from vgen.domain.states import (
 from vgen.domain.tasks import Task
 from vgen.domain.webhooks import EventType
 from vgen.store.database import Database, Executor, Row
-from vgen.store.outbox import event_insert
+from vgen.store.outbox import event_insert, new_event_id
 from vgen.store.shares import advance_clock
 from vgen.store.tables import tasks
+from vgen.store.task_end import end_statement
 from vgen.store.tasks import row_to_task
 from vgen.store.upstream_cancels import cancel_insert
-from vgen.store.usage import usage_upsert
+from vgen.store.usage import usage_upsert, utc_day
 
 _END_COLUMNS = (tasks.c.tenant_id, tasks.c.model, tasks.c.api_key_id, tasks.c.request)
 _EVENT_TYPES = {
@@ -286,8 +287,22 @@ class TaskQueue:
         usage_cost: float = 0.0,
     ) -> bool:
         """End a running task by `stmt` (`transition` made by its lease owner, bound with
-        `values`), with its usage and its webhook event in the same transaction."""
+        `values`), with its usage and its webhook event in the same transaction (on
+        PostgreSQL, the same statement: `task_end`)."""
         params = {"task_id": task_id, "owner": owner, "now": now, **values}
+        if not self._db.is_sqlite:
+            ended = await self._db.fetch_one(
+                end_statement(stmt, transition.target),
+                {
+                    **params,
+                    "event_id": new_event_id(),
+                    "event_type": _EVENT_TYPES[transition.target].value,
+                    "day": utc_day(now),
+                    "usage_seconds": usage_seconds,
+                    "usage_cost": usage_cost,
+                },
+            )
+            return ended is not None and ended["n"] == 1
         async with self._db.transaction() as tx:
             row = await tx.fetch_one(stmt, params)
             if row is None:
