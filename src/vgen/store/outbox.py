@@ -38,10 +38,31 @@ def event_insert(
     `video.failed`, `video.cancelled`) for a task; run it in the transaction that changes the
     task's state. `api_key_id` (the creating key) and `callback_url` (the task's) fix the
     event's target."""
-    return _EVENT_INSERT, {
-        "api_key_id": api_key_id,
-        "callback_url": callback_url,
-        "id": new_event_id(),
+    return _EVENT_INSERT, pending_event(
+        event_id=new_event_id(),
+        task_id=task_id,
+        tenant_id=tenant_id,
+        event_type=event_type,
+        now=now,
+        api_key_id=api_key_id,
+        callback_url=callback_url,
+    )
+
+
+def pending_event(
+    *,
+    event_id: object,
+    task_id: object,
+    tenant_id: object,
+    event_type: object,
+    now: object,
+    api_key_id: object,
+    callback_url: object,
+) -> dict[str, object]:
+    """The columns of a new event, not yet delivered: values, or SQL expressions when the
+    event is written from another statement's rows (`task_end`)."""
+    return {
+        "id": event_id,
         "task_id": task_id,
         "tenant_id": tenant_id,
         "event_type": event_type,
@@ -49,6 +70,8 @@ def event_insert(
         "state": PENDING,
         "attempts": 0,
         "next_attempt_at": now,
+        "api_key_id": api_key_id,
+        "callback_url": callback_url,
     }
 
 

@@ -19,23 +19,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from vgen.domain.states import TaskState
-from vgen.store.outbox import PENDING
+from vgen.store.outbox import pending_event
 from vgen.store.tables import usage_daily, webhook_events
-from vgen.store.usage import OUTCOME_COLUMNS
+from vgen.store.usage import OUTCOME_COLUMNS, added_on_conflict
 
 _NOW = sa.bindparam("now", type_=sa.Float)
-_EVENT_COLUMNS = (
-    "id",
-    "task_id",
-    "tenant_id",
-    "event_type",
-    "created_at",
-    "state",
-    "attempts",
-    "next_attempt_at",
-    "api_key_id",
-    "callback_url",
-)
 _USAGE_COLUMNS = ("api_key_id", "tenant_id", "model", "day", "video_seconds", "cost")
 
 
@@ -45,45 +33,39 @@ def end_statement(update: sa.Update, outcome: TaskState) -> sa.Select[int]:
     request) with its event and usage; selects `n`, the number of tasks it ended (0 or 1).
     Built once per update and outcome (a statement costs more to build than to run)."""
     ended = update.cte("ended")
+    event_row = pending_event(
+        event_id=sa.bindparam("event_id"),
+        task_id=sa.bindparam("task_id"),
+        tenant_id=ended.c.tenant_id,
+        event_type=sa.bindparam("event_type"),
+        now=_NOW,
+        api_key_id=ended.c.api_key_id,
+        # The task's own callback_url (its request is JSON text), as `event_insert` reads it.
+        callback_url=sa.cast(ended.c.request, postgresql.JSONB)["callback_url"].astext,
+    )
     event = (
         sa.insert(webhook_events)
-        .from_select(
-            _EVENT_COLUMNS,
-            sa.select(
-                sa.bindparam("event_id"),
-                sa.bindparam("task_id"),
-                ended.c.tenant_id,
-                sa.bindparam("event_type"),
-                _NOW,
-                sa.literal(PENDING),
-                sa.literal(0),
-                _NOW,
-                ended.c.api_key_id,
-                # The task's own callback_url (its request is JSON text), as `event_insert`.
-                sa.cast(ended.c.request, postgresql.JSONB)["callback_url"].astext,
-            ),
-        )
+        .from_select(list(event_row), sa.select(*map(_as_sql, event_row.values())))
         .cte("event")
     )
     column = OUTCOME_COLUMNS[outcome]
-    usage_insert = postgresql.insert(usage_daily).from_select(
-        (*_USAGE_COLUMNS, column),
-        sa.select(
-            sa.func.coalesce(ended.c.api_key_id, ""),
-            ended.c.tenant_id,
-            ended.c.model,
-            sa.bindparam("day"),
-            sa.bindparam("usage_seconds", type_=sa.Float),
-            sa.bindparam("usage_cost", type_=sa.Float),
-            sa.literal(1),
+    usage = added_on_conflict(
+        postgresql.insert(usage_daily).from_select(
+            (*_USAGE_COLUMNS, column),
+            sa.select(
+                sa.func.coalesce(ended.c.api_key_id, ""),
+                ended.c.tenant_id,
+                ended.c.model,
+                sa.bindparam("day"),
+                sa.bindparam("usage_seconds", type_=sa.Float),
+                sa.bindparam("usage_cost", type_=sa.Float),
+                sa.literal(1),
+            ),
         ),
-    )
-    usage = usage_insert.on_conflict_do_update(
-        index_elements=["api_key_id", "model", "day"],
-        set_={
-            "video_seconds": usage_daily.c.video_seconds + usage_insert.excluded.video_seconds,
-            "cost": usage_daily.c.cost + usage_insert.excluded.cost,
-            column: getattr(usage_daily.c, column) + 1,
-        },
+        column,
     ).cte("usage")
     return sa.select(sa.func.count().label("n")).select_from(ended).add_cte(event, usage)
+
+
+def _as_sql(value: object) -> sa.ColumnElement[object]:
+    return value if isinstance(value, sa.ColumnElement) else sa.literal(value)

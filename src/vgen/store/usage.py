@@ -84,11 +84,18 @@ def _usage_upsert(on_sqlite: bool, column: str) -> sa.Insert:
         cost=sa.bindparam("cost", type_=sa.Float),
         **{column: 1},
     )
-    return stmt.on_conflict_do_update(
+    return added_on_conflict(stmt, column)
+
+
+def added_on_conflict(
+    insert: postgresql.Insert | sqlite.Insert, column: str
+) -> postgresql.Insert | sqlite.Insert:
+    """`insert` of one outcome into a usage row, added to the row when it exists already."""
+    return insert.on_conflict_do_update(
         index_elements=["api_key_id", "model", "day"],
         set_={
-            "video_seconds": usage_daily.c.video_seconds + stmt.excluded.video_seconds,
-            "cost": usage_daily.c.cost + stmt.excluded.cost,
+            "video_seconds": usage_daily.c.video_seconds + insert.excluded.video_seconds,
+            "cost": usage_daily.c.cost + insert.excluded.cost,
             column: getattr(usage_daily.c, column) + 1,
         },
     )
